@@ -1,0 +1,53 @@
+"""POST /auth (privacyIDEA) and POST /auth/token (OAuth2 password flow for Swagger UI)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.security import OAuth2PasswordRequestForm
+
+from app.api.deps import Rt, client_ip
+from app.api.envelope import auth_answer
+from app.schemas.auth import AuthIn, AuthValue, OAuth2Token
+from app.schemas.envelope import AuthEnvelope, ErrorEnvelope, NoDetail
+from app.schemas.policy import ADMIN_ACTIONS
+from app.services import admins
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+_ERRORS = {
+    400: {"model": ErrorEnvelope, "description": "Missing or invalid parameter"},
+    401: {"model": ErrorEnvelope, "description": "Wrong credentials (code 4031)"},
+    429: {"model": ErrorEnvelope, "description": "Locked out after repeated failures"},
+}
+
+
+class AuthAnswer(AuthEnvelope[AuthValue, NoDetail]):
+    """A signed JWT for the Authorization header."""
+
+
+@router.post(
+    "",
+    operation_id="login",
+    summary="Log in as an admin and get a JWT",
+    response_model=AuthAnswer,
+    responses=_ERRORS,  # type: ignore[arg-type]
+)
+async def login(body: AuthIn, rt: Rt, request: Request) -> AuthEnvelope[AuthValue, NoDetail]:
+    token = await admins.login(rt, body.username, body.password, client_ip(request))
+    value = AuthValue(token=token, role="admin", username=body.username, rights=list(ADMIN_ACTIONS))
+    return auth_answer(value, "ACCEPT", NoDetail())
+
+
+@router.post(
+    "/token",
+    operation_id="oauth2_token",
+    summary="OAuth2 password flow (Swagger UI's Authorize button)",
+    response_model=OAuth2Token,
+    responses=_ERRORS,  # type: ignore[arg-type]
+)
+async def token(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()], rt: Rt, request: Request
+) -> OAuth2Token:
+    access = await admins.login(rt, form.username, form.password, client_ip(request))
+    return OAuth2Token(access_token=access, expires_in=rt.settings.jwt_lifetime_seconds)

@@ -1,0 +1,96 @@
+"""Building the envelope, and every exception handler that turns errors into one."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, TypeVar
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.errors import SmsgwError
+from app.schemas.envelope import (
+    AuthEnvelope,
+    AuthResult,
+    Envelope,
+    ErrorEnvelope,
+    ErrorInfo,
+    ErrorResult,
+    NoDetail,
+    Result,
+)
+
+log = logging.getLogger("smsgw.api")
+V = TypeVar("V")
+D = TypeVar("D")
+
+# Codes for HTTP errors raised by the framework itself (unknown route, wrong method).
+_HTTP_CODES = {401: 4033, 403: 303, 404: 601, 405: 905, 413: 905, 415: 905}
+
+
+def ok(value: V) -> Envelope[V, NoDetail]:
+    return Envelope[Any, NoDetail](result=Result(value=value), detail=NoDetail())
+
+
+def ok_detail(value: V, detail: D) -> Envelope[V, D]:
+    return Envelope[Any, Any](result=Result(value=value), detail=detail)
+
+
+def auth_answer(value: V, authentication: str, detail: D) -> AuthEnvelope[V, D]:
+    return AuthEnvelope[Any, Any](
+        result=AuthResult(value=value, authentication=authentication),  # type: ignore[arg-type]
+        detail=detail,
+    )
+
+
+def error_response(status: int, code: int, message: str) -> JSONResponse:
+    body = ErrorEnvelope(result=ErrorResult(error=ErrorInfo(code=code, message=message)))
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body.model_dump(mode="json"), status_code=status, headers=headers)
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+def describe_validation(errors: list[Any]) -> tuple[str, str]:
+    """One message naming every bad field; missing ones in privacyIDEA's words."""
+    missing = [_field(e["loc"]) for e in errors if e["type"] == "missing"]
+    if missing and len(missing) == len(errors):
+        return "missing", "ERR905: Missing parameter: " + ", ".join(repr(m) for m in missing)
+    parts = []
+    for err in errors:
+        field = _field(err["loc"])
+        if err["type"] == "json_invalid":
+            parts.append(f"body is not valid JSON: {err.get('ctx', {}).get('error', '')}".strip())
+        elif err["type"] == "extra_forbidden":
+            parts.append(f"{field}: unknown parameter")
+        elif err["type"] == "missing":
+            parts.append(f"{field}: missing parameter")
+        else:
+            parts.append(f"{field}: {err['msg']}")
+    return "invalid", "ERR905: Invalid parameter: " + "; ".join(parts)
+
+
+def install_handlers(app: FastAPI) -> None:
+    @app.exception_handler(SmsgwError)
+    async def _domain(_: Request, exc: SmsgwError) -> JSONResponse:
+        return error_response(exc.status, exc.code, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        _, message = describe_validation(list(exc.errors()))
+        return error_response(400, 905, message)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, exc.status_code)
+        return error_response(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return error_response(500, -500, "Internal error; it has been logged")

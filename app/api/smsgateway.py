@@ -1,0 +1,125 @@
+"""/smsgateway: privacyIDEA's SMS gateway definition endpoints."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path
+
+from app.api.deps import Rt, allow
+from app.api.envelope import ok
+from app.schemas.envelope import Envelope, ErrorEnvelope, NoDetail
+from app.schemas.smsgateway import GatewayIn, GatewayOut, ProviderInfo
+from app.services import gateways
+from app.services.audit import Caller
+
+router = APIRouter(prefix="/smsgateway", tags=["smsgateway"])
+Reader = Annotated[Caller, Depends(allow("smsgateway_read"))]
+Writer = Annotated[Caller, Depends(allow("smsgateway_write"))]
+GatewayId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The gateway's numeric id")]
+ERRORS = {
+    status: {"model": ErrorEnvelope, "description": text}
+    for status, text in {
+        400: "Missing or invalid parameter (code 905), naming the field",
+        401: "No, bad or expired token (codes 4033, 4304)",
+        403: "Not allowed by the admin policies (code 303)",
+        404: "Not found (code 601)",
+        413: "Request body too large",
+        415: "Unsupported content type",
+    }.items()
+}
+
+
+class GatewayIdAnswer(Envelope[int, NoDetail]):
+    """result.value is the gateway's id."""
+
+
+class GatewayListAnswer(Envelope[list[GatewayOut], NoDetail]):
+    """result.value lists gateways; secret values read __CENSORED__."""
+
+
+class ProvidersAnswer(Envelope[dict[str, ProviderInfo], NoDetail]):
+    """result.value maps each provider module to its parameters."""
+
+
+class CountAnswer(Envelope[int, NoDetail]):
+    """result.value is the number of deleted rows."""
+
+
+@router.post(
+    "",
+    operation_id="set_gateway",
+    summary="Create or update a gateway (by name)",
+    description="Options are validated against the provider's options model before anything "
+    "is stored. privacyIDEA's flattened keys (`option.URL`, `header.X-Key`, "
+    "`secret.option.KEY=1`) are accepted beside the nested objects, as JSON or form data.",
+    response_model=GatewayIdAnswer,
+    responses=ERRORS,  # type: ignore[arg-type]
+)
+@router.post("/", include_in_schema=False)
+async def set_gateway(body: GatewayIn, rt: Rt, caller: Writer) -> Envelope[int, NoDetail]:
+    return ok(await gateways.save(rt, body, caller))
+
+
+@router.get(
+    "",
+    operation_id="list_gateways",
+    summary="List all gateways",
+    response_model=GatewayListAnswer,
+    responses=ERRORS,  # type: ignore[arg-type]
+)
+@router.get("/", include_in_schema=False)
+async def list_gateways(rt: Rt, _: Reader) -> Envelope[list[GatewayOut], NoDetail]:
+    return ok(await gateways.listing(rt))
+
+
+@router.get(
+    "/providers",
+    operation_id="list_providers",
+    summary="The providers and their parameters",
+    response_model=ProvidersAnswer,
+    response_model_exclude_none=True,
+    responses=ERRORS,  # type: ignore[arg-type]
+)
+async def list_providers(_: Reader) -> Envelope[dict[str, ProviderInfo], NoDetail]:
+    return ok(gateways.providers())
+
+
+@router.get(
+    "/{gwid}",
+    operation_id="get_gateway",
+    summary="One gateway, as a one-element list ([] if the id is unknown)",
+    response_model=GatewayListAnswer,
+    responses=ERRORS,  # type: ignore[arg-type]
+)
+async def get_gateway(gwid: GatewayId, rt: Rt, _: Reader) -> Envelope[list[GatewayOut], NoDetail]:
+    return ok(await gateways.listing(rt, gwid))
+
+
+@router.delete(
+    "/option/{gwid}/{key}",
+    operation_id="delete_gateway_option",
+    summary="Delete one option (or `header.<K>` header) of a gateway",
+    response_model=CountAnswer,
+    responses=ERRORS,  # type: ignore[arg-type]
+)
+async def delete_gateway_option(
+    gwid: GatewayId,
+    key: Annotated[str, Path(min_length=1, max_length=270)],
+    rt: Rt,
+    caller: Writer,
+) -> Envelope[int, NoDetail]:
+    return ok(await gateways.delete_option(rt, gwid, key, caller))
+
+
+@router.delete(
+    "/{name}",
+    operation_id="delete_gateway",
+    summary="Delete a gateway by name; the value is the number deleted (0 if none)",
+    response_model=CountAnswer,
+    responses=ERRORS,  # type: ignore[arg-type]
+)
+async def delete_gateway(
+    name: Annotated[str, Path(min_length=1, max_length=255)], rt: Rt, caller: Writer
+) -> Envelope[int, NoDetail]:
+    return ok(await gateways.delete(rt, name, caller))

@@ -1,0 +1,138 @@
+"""The schema. Alembic owns it (alembic/versions); these models describe it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Column, ForeignKey, Integer, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Gateway(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=255, unique=True, index=True)
+    module: str = Field(max_length=255)
+    description: str = Field(default="", sa_type=Text)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class GatewayOption(SQLModel, table=True):
+    __tablename__ = "gateway_option"
+    __table_args__ = (UniqueConstraint("gateway_id", "kind", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    gateway_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("gateway.id", ondelete="CASCADE"), index=True)
+    )
+    kind: str = Field(max_length=10)  # "option" or "header"
+    key: str = Field(max_length=255)
+    value: str = Field(default="", sa_type=Text)
+    secret: bool = False
+
+
+class Admin(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=255, unique=True, index=True)
+    password_hash: str = Field(sa_type=Text)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class LoginFailure(SQLModel, table=True):
+    """Failed logins per attempted user name (existing or not), shared by all workers."""
+
+    __tablename__ = "login_failure"
+
+    username: str = Field(max_length=255, primary_key=True)
+    failures: int = 0
+    last_failure: datetime = Field(default_factory=utcnow)
+    locked_until: datetime | None = None
+
+
+class Policy(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=255, unique=True, index=True)
+    scope: str = Field(max_length=32)
+    action: str = Field(default="", sa_type=Text)  # comma-separated, as privacyIDEA stores it
+    adminuser: str = Field(default="", sa_type=Text)  # comma-separated; empty = every admin
+    realm: str = Field(default="", sa_type=Text)
+    active: bool = True
+    priority: int = 1
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class AuditEntry(SQLModel, table=True):
+    __tablename__ = "audit"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ts: datetime = Field(default_factory=utcnow, index=True)
+    actor: str = Field(default="", max_length=255)
+    action: str = Field(max_length=64, index=True)
+    target: str = Field(default="", sa_type=Text)
+    success: bool = True
+    info: str = Field(default="", sa_type=Text)
+    client_ip: str = Field(default="", max_length=64)
+    serial: str = Field(default="", max_length=64)
+    user: str = Field(default="", max_length=255)
+    realm: str = Field(default="", max_length=255)
+
+
+class MessageLog(SQLModel, table=True):
+    """One row per send. Never the text: it may carry an OTP."""
+
+    __tablename__ = "message"
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    finished_at: datetime | None = None
+    gateway: str = Field(max_length=255, index=True)
+    phone: str = Field(max_length=64)  # masked
+    status: str = Field(max_length=16, index=True)  # "sent" | "failed"
+    attempts: int = 1
+    parts: int = 0
+    latency_ms: float = 0.0
+    provider_ids: str = Field(default="", sa_type=Text)
+    error: str = Field(default="", sa_type=Text)
+    source: str = Field(default="api", max_length=16)
+    serial: str = Field(default="", max_length=64)
+    transaction_id: str = Field(default="", max_length=64)
+
+
+class Token(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    serial: str = Field(max_length=64, unique=True, index=True)
+    tokentype: str = Field(default="sms", max_length=16)
+    username: str = Field(default="", max_length=255, index=True)
+    realm: str = Field(default="", max_length=255, index=True)
+    description: str = Field(default="", sa_type=Text)
+    active: bool = True
+    failcount: int = 0
+    maxfail: int = 10
+    otplen: int = 6
+    counter: int = 0
+    otpkey: str = Field(sa_type=Text)  # sealed with the secret box
+    pin_hash: str = Field(default="", sa_type=Text)
+    phone: str = Field(default="", max_length=64)
+    sms_identifier: str = Field(default="", max_length=255)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Challenge(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    transaction_id: str = Field(max_length=64, index=True)
+    serial: str = Field(max_length=64, index=True)
+    counter: int  # the HOTP counter whose OTP was sent; the OTP itself is never stored
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime = Field(index=True)
+    answered: bool = False
+
+
+class ConfigEntry(SQLModel, table=True):
+    __tablename__ = "config"
+
+    key: str = Field(max_length=255, primary_key=True)
+    value: str = Field(default="", sa_type=Text)

@@ -1,0 +1,93 @@
+"""create_app(): routers, exception handlers, lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app import __version__
+from app.api import auth, health, policy, smsgateway
+from app.api.body import BodyMiddleware
+from app.api.docs import install_docs
+from app.api.envelope import install_handlers
+from app.db.engine import Database
+from app.migrations import upgrade
+from app.openapi import install_openapi
+from app.runtime import Runtime
+from app.security import keys
+from app.security.secret_box import SecretBox
+from app.security.tokens import TokenIssuer
+from app.services import admins
+from app.services.provider_pool import ProviderPool
+from app.settings import Settings, get_settings
+from providers.base import ProviderContext
+
+log = logging.getLogger("smsgw")
+
+TAGS = [
+    {"name": "auth", "description": "Admin login (privacyIDEA's /auth and OAuth2 for Swagger UI)"},
+    {"name": "smsgateway", "description": "SMS gateway definitions, privacyIDEA-compatible"},
+    {"name": "policy", "description": "Admin policies"},
+    {"name": "health", "description": "Liveness"},
+]
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    secret = settings.encryption_key.get_secret_value() if settings.encryption_key else None
+    signing = settings.jwt_key.get_secret_value() if settings.jwt_key else None
+    context = ProviderContext(script_dir=settings.effective_script_dir.resolve())
+    return Runtime(
+        settings=settings,
+        db=Database(settings.effective_database_url),
+        box=SecretBox(keys.encryption_key(settings.data_dir, secret)),
+        issuer=TokenIssuer(keys.jwt_key(settings.data_dir, signing), settings.jwt_lifetime_seconds),
+        provider_context=context,
+        pool=ProviderPool(context),
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = build_runtime(settings)
+        await upgrade(runtime.db.url)
+        name, password = await admins.bootstrap(runtime)
+        if password:
+            # Printed once, never logged: the operator copies it from the console.
+            print(f"smsgw: created admin {name!r} with password: {password}", flush=True)  # noqa: T201
+        app.state.runtime = runtime
+        try:
+            yield
+        finally:
+            await runtime.pool.aclose()
+            await runtime.db.dispose()
+
+    app = FastAPI(
+        title="smsgw",
+        version=__version__,
+        summary="Async SMS gateway service with a privacyIDEA-compatible API",
+        description="Every answer is privacyIDEA's envelope: `result.status`, `result.value` "
+        "and, for errors, `result.error` with a code. Log in with **Authorize** "
+        "(OAuth2 password flow) or POST /auth and send the token in `Authorization`.",
+        openapi_tags=TAGS,
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    install_handlers(app)
+    install_docs(app)
+    install_openapi(app)
+    app.add_middleware(
+        BodyMiddleware,
+        max_bytes=settings.max_body_bytes,
+        form_only_paths=frozenset({"/auth/token"}),
+    )
+    for module in (auth, smsgateway, policy, health):
+        app.include_router(module.router)
+    return app

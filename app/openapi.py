@@ -1,0 +1,42 @@
+"""The OpenAPI document, tidied for generated clients."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from providers.registry import registry
+
+
+def install_openapi(app: FastAPI) -> None:
+    def build() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            summary=app.summary,
+            description=app.description,
+            routes=app.routes,
+            tags=app.openapi_tags,
+        )
+        # Validation errors are answered as 400 envelopes, never FastAPI's 422.
+        for path in schema.get("paths", {}).values():
+            for operation in path.values():
+                operation.get("responses", {}).pop("422", None)
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for name in ("HTTPValidationError", "ValidationError"):
+            components.pop(name, None)
+        # Each provider's options model, so clients can see what a gateway takes.
+        for module in registry.names():
+            model = registry.resolve(module).options_model
+            model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            for sub_name, sub in model_schema.pop("$defs", {}).items():
+                components.setdefault(sub_name, sub)
+            components[model.__name__] = model_schema
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = build  # type: ignore[method-assign]

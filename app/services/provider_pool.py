@@ -1,0 +1,87 @@
+"""Live provider instances, one per gateway definition, rebuilt when the definition changes.
+
+Providers keep connections (an HTTP pool, an SMPP bind), so they are built once and reused.
+A send leases its instance; a changed or deleted definition retires the old instance, which
+is closed only when its last in-flight send has finished.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from providers.base import Provider, ProviderContext
+from providers.registry import registry
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    """A gateway definition with its secrets decrypted, ready to build a provider."""
+
+    id: int
+    name: str
+    module: str
+    options: dict[str, str]
+    headers: dict[str, str]
+    updated_at: datetime
+
+
+@dataclass(eq=False)
+class _Entry:
+    version: datetime
+    provider: Provider[Any]
+    leases: int = 0
+    retired: bool = False
+
+
+class ProviderPool:
+    def __init__(self, context: ProviderContext) -> None:
+        self.context = context
+        self._live: dict[int, _Entry] = {}
+        self._closing: set[asyncio.Task[None]] = set()
+
+    def _build(self, config: GatewayConfig) -> Provider[Any]:
+        options = registry.validate(config.module, config.options, self.context)
+        return registry.resolve(config.module)(options, config.headers, self.context)
+
+    @asynccontextmanager
+    async def lease(self, config: GatewayConfig) -> AsyncIterator[Provider[Any]]:
+        entry = self._live.get(config.id)
+        if entry is None or entry.version != config.updated_at:
+            if entry is not None:
+                self._retire(entry)
+            entry = _Entry(config.updated_at, self._build(config))
+            self._live[config.id] = entry
+        entry.leases += 1
+        try:
+            yield entry.provider
+        finally:
+            entry.leases -= 1
+            if entry.retired and entry.leases == 0:
+                self._close_later(entry.provider)
+
+    def forget(self, gateway_id: int) -> None:
+        """The definition is gone: close its provider once idle."""
+        entry = self._live.pop(gateway_id, None)
+        if entry is not None:
+            self._retire(entry)
+
+    def _retire(self, entry: _Entry) -> None:
+        entry.retired = True
+        if entry.leases == 0:
+            self._close_later(entry.provider)
+
+    def _close_later(self, provider: Provider[Any]) -> None:
+        task = asyncio.get_running_loop().create_task(provider.aclose())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    async def aclose(self) -> None:
+        entries, self._live = list(self._live.values()), {}
+        await asyncio.gather(
+            *(e.provider.aclose() for e in entries), *self._closing, return_exceptions=True
+        )

@@ -1,0 +1,53 @@
+"""Service configuration from SMSGW_* environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SMSGW_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(Path("data"), description="Keys, the SQLite database and scripts")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default: SQLite in the data directory"
+    )
+    jwt_key: SecretStr | None = Field(None, description="JWT signing key; default: generated")
+    encryption_key: SecretStr | None = Field(
+        None, description="Fernet key for secrets at rest; default: generated"
+    )
+    jwt_lifetime_seconds: int = Field(3600, gt=0)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    script_dir: Path | None = Field(None, description="Where the script provider finds scripts")
+    admin_user: str = "admin"
+    admin_password: SecretStr | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_body_bytes: int = Field(1_048_576, gt=0, description="Larger request bodies are a 413")
+    login_max_failures: int = Field(5, gt=0, description="Failed logins before a lock-out")
+    login_lockout_seconds: int = Field(300, ge=0, description="How long a lock-out lasts")
+
+    @property
+    def effective_database_url(self) -> str:
+        url = self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'smsgw.db'}"
+        # Operators paste plain PostgreSQL URLs; the service needs the async driver.
+        for prefix in ("postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                return "postgresql+asyncpg://" + url[len(prefix) :]
+        if url.startswith("sqlite:///"):
+            return "sqlite+aiosqlite:///" + url[len("sqlite:///") :]
+        return url
+
+    @property
+    def effective_script_dir(self) -> Path:
+        return self.script_dir or self.data_dir / "scripts"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,132 @@
+"""The contract every SMS provider fulfils: options model, send, result, error."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+@dataclass(frozen=True)
+class ProviderContext:
+    """What a provider may know about the service around it."""
+
+    script_dir: Path = Path("scripts")
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What the remote side said about one message."""
+
+    message_ids: list[str] = field(default_factory=list)
+    parts: int = 1
+    raw_status: str = ""
+
+
+class SendError(Exception):
+    """A send failed; `retryable` tells the dispatcher whether trying again may help."""
+
+    def __init__(self, code: str, message: str, retryable: bool = False) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.retryable = retryable
+
+
+def secret_field(default: Any = None, **kwargs: Any) -> Any:
+    """A Field whose value is encrypted at rest and censored on read."""
+    return Field(default, json_schema_extra={"secret": True}, **kwargs)
+
+
+_REGEXP = re.compile(r"^/(?P<pattern>(?:[^/\\]|\\.)*)/(?P<replacement>(?:[^/\\]|\\.)*)/$")
+
+
+class ProviderOptions(BaseModel):
+    """Options shared by every provider. Field name = option key, as on the wire."""
+
+    # Values arrive as the strings the admin posted; lax mode turns "5" into 5.0.
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+    options_allowed: ClassVar[bool] = False
+
+    REGEXP: str | None = Field(
+        None,
+        description="Rewrite the phone number before sending: /pattern/replacement/, "
+        "for example /[+-/. ]// removes separators",
+        examples=["/[+-/. ]//"],
+    )
+
+    @field_validator("REGEXP")
+    @classmethod
+    def _regexp_compiles(cls, value: str | None) -> str | None:
+        if value:
+            match = _REGEXP.match(value)
+            if not match:
+                raise ValueError("must look like /pattern/replacement/")
+            try:
+                re.compile(match["pattern"])
+            except re.error as exc:
+                raise ValueError(f"pattern does not compile: {exc}") from exc
+        return value or None
+
+    def extra_options(self) -> dict[str, str]:
+        """Options beyond the declared fields (only where `options_allowed`)."""
+        return {k: str(v) for k, v in (self.model_extra or {}).items()}
+
+
+def rewrite_phone(phone: str, regexp: str | None) -> str:
+    """Apply a /pattern/replacement/ rule to a phone number."""
+    if not regexp:
+        return phone
+    match = _REGEXP.match(regexp)
+    if match is None:
+        return phone
+    return re.sub(match["pattern"], match["replacement"], phone)
+
+
+def render(template: str, *, phone: str, otp: str) -> str:
+    """Substitute {phone}, {otp} and privacyIDEA's <phone>/<otp> tags in a template."""
+    return (
+        template.replace("{otp}", otp)
+        .replace("<otp>", otp)
+        .replace("{phone}", phone)
+        .replace("<phone>", phone)
+    )
+
+
+O = TypeVar("O", bound=ProviderOptions)
+
+
+class Provider(Generic[O]):
+    """One configured gateway: built once from validated options, then used for many sends.
+
+    Instances are long-lived (one per gateway definition and process), so they may keep
+    connections open; `aclose` releases them.
+    """
+
+    options_model: ClassVar[type[ProviderOptions]] = ProviderOptions
+    headers_allowed: ClassVar[bool] = False
+    description: ClassVar[str] = ""
+
+    def __init__(
+        self,
+        options: O,
+        headers: Mapping[str, str] | None = None,
+        context: ProviderContext | None = None,
+    ) -> None:
+        self.options = options
+        self.headers = dict(headers or {})
+        self.context = context or ProviderContext()
+
+    def phone_for(self, phone: str) -> str:
+        """The number as this gateway wants it (after REGEXP)."""
+        return rewrite_phone(phone, self.options.REGEXP)
+
+    async def send(self, phone: str, message: str) -> SendResult:
+        raise NotImplementedError
+
+    async def aclose(self) -> None:
+        """Release connections; the default provider holds none."""

@@ -1,0 +1,1 @@
+"""Provider module placeholder: filled in by its own work item."""
