@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app import __version__
-from app.api import auth, health, policy, smsgateway
+from app.api import auth, health, policy, sms, smsgateway
 from app.api.body import BodyMiddleware
 from app.api.docs import install_docs
 from app.api.envelope import install_handlers
@@ -30,6 +30,7 @@ log = logging.getLogger("smsgw")
 TAGS = [
     {"name": "auth", "description": "Admin login (privacyIDEA's /auth and OAuth2 for Swagger UI)"},
     {"name": "smsgateway", "description": "SMS gateway definitions, privacyIDEA-compatible"},
+    {"name": "sms", "description": "Send an SMS through a gateway; the message log"},
     {"name": "policy", "description": "Admin policies"},
     {"name": "health", "description": "Liveness"},
 ]
@@ -60,7 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         name, password = await admins.bootstrap(runtime)
         if password:
             # Printed once, never logged: the operator copies it from the console.
-            print(f"smsgw: created admin {name!r} with password: {password}", flush=True)  # noqa: T201
+            print(f"smsgw: created admin {name!r} with password: {password}", flush=True)
         app.state.runtime = runtime
         try:
             yield
@@ -88,6 +89,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_bytes=settings.max_body_bytes,
         form_only_paths=frozenset({"/auth/token"}),
     )
-    for module in (auth, smsgateway, policy, health):
+    for module in (auth, smsgateway, sms, policy, health):
         app.include_router(module.router)
     return app

@@ -42,7 +42,8 @@ def secret_field(default: Any = None, **kwargs: Any) -> Any:
     return Field(default, json_schema_extra={"secret": True}, **kwargs)
 
 
-_REGEXP = re.compile(r"^/(?P<pattern>(?:[^/\\]|\\.)*)/(?P<replacement>(?:[^/\\]|\\.)*)/$")
+# privacyIDEA's reading of "/pattern/replacement/": greedy, so "/[+-/. ]//" works as written.
+_REGEXP = re.compile(r"^/(?P<pattern>.*)/(?P<replacement>.*)/$", re.DOTALL)
 
 
 class ProviderOptions(BaseModel):
@@ -97,10 +98,10 @@ def render(template: str, *, phone: str, otp: str) -> str:
     )
 
 
-O = TypeVar("O", bound=ProviderOptions)
+OptionsT = TypeVar("OptionsT", bound=ProviderOptions)
 
 
-class Provider(Generic[O]):
+class Provider(Generic[OptionsT]):
     """One configured gateway: built once from validated options, then used for many sends.
 
     Instances are long-lived (one per gateway definition and process), so they may keep
@@ -113,7 +114,7 @@ class Provider(Generic[O]):
 
     def __init__(
         self,
-        options: O,
+        options: OptionsT,
         headers: Mapping[str, str] | None = None,
         context: ProviderContext | None = None,
     ) -> None:

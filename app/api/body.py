@@ -71,28 +71,28 @@ class BodyMiddleware:
     async def _form_as_json(self, scope: Scope, body: bytes, media_type: str) -> bytes | None:
         if media_type == _FORM:
             try:
-                pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+                pairs = parse_qsl(
+                    body.decode("utf-8"), keep_blank_values=True, strict_parsing=False
+                )
             except UnicodeDecodeError:
                 return None
             return json.dumps(dict(pairs)).encode()
         request = Request(scope, _replay(body, None))
         try:
             form = await request.form()
-        except Exception:  # noqa: BLE001  (python-multipart raises several types on bad input)
+        except Exception:
             return None
         return json.dumps({k: v for k, v in form.items() if isinstance(v, str)}).encode()
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await error_response(
-            413, 905, f"Request body larger than {self.max_bytes} bytes"
-        )(scope, receive, send)
+        await error_response(413, 905, f"Request body larger than {self.max_bytes} bytes")(
+            scope, receive, send
+        )
 
 
 def _with_json_content_type(scope: Scope, length: int) -> Scope:
     raw = [
-        (k, v)
-        for k, v in scope["headers"]
-        if k.lower() not in (b"content-type", b"content-length")
+        (k, v) for k, v in scope["headers"] if k.lower() not in (b"content-type", b"content-length")
     ]
     raw += [(b"content-type", b"application/json"), (b"content-length", str(length).encode())]
     return {**scope, "headers": raw}

@@ -7,7 +7,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 class AuthIn(BaseModel):
     model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"username": "admin", "password": "s3cret"}]}
+        extra="forbid",
+        json_schema_extra={"examples": [{"username": "admin", "password": "s3cret"}]},
     )
 
     username: str = Field(min_length=1, max_length=255)

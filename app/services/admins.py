@@ -36,7 +36,11 @@ async def login(rt: Runtime, username: str, password: str, ip: str) -> str:
             until = now + timedelta(seconds=rt.settings.login_lockout_seconds)
             await admin_repo.lock(tx, username, until)
         await audit_repo.add(
-            tx, actor=username[:255], action="auth", success=False, client_ip=ip,
+            tx,
+            actor=username[:255],
+            action="auth",
+            success=False,
+            client_ip=ip,
             info="wrong credentials",
         )
     raise BadCredentials("Authentication failure. Wrong credentials")

@@ -40,9 +40,7 @@ def validate_options(module: str, options: dict[str, str], rt: Runtime) -> None:
     try:
         registry.validate(module, options, rt.provider_context)
     except OptionsInvalid as exc:
-        raise ParameterError(
-            f"ERR905: Invalid parameter: options of {module}: {exc}"
-        ) from None
+        raise ParameterError(f"ERR905: Invalid parameter: options of {module}: {exc}") from None
 
 
 async def save(rt: Runtime, form: GatewayIn, caller: Caller) -> int:
@@ -183,6 +181,4 @@ async def delete_option(rt: Runtime, gateway_id: int, key: str, caller: Caller) 
 
 
 def providers() -> dict[str, ProviderInfo]:
-    return {
-        name: ProviderInfo.model_validate(info) for name, info in registry.schema().items()
-    }
+    return {name: ProviderInfo.model_validate(info) for name, info in registry.schema().items()}

@@ -25,9 +25,7 @@ async def require(rt: Runtime, caller: Caller, action: str) -> None:
     if not policies:
         return
     if not any(_grants(p, caller.name, action) for p in policies):
-        raise NotAllowed(
-            f"Admin actions are defined, but the action {action} is not allowed!"
-        )
+        raise NotAllowed(f"Admin actions are defined, but the action {action} is not allowed!")
 
 
 async def save(rt: Runtime, name: str, form: PolicyIn, caller: Caller) -> int:

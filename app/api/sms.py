@@ -1,0 +1,72 @@
+"""/sms: send through a named gateway, and the message log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from app.api.deps import Rt, allow
+from app.api.envelope import ok
+from app.api.smsgateway import ERRORS
+from app.schemas.envelope import Envelope, ErrorEnvelope, NoDetail
+from app.schemas.sms import MessageOut, MessagePage, MessageStatus, SmsIn
+from app.services import messages
+from app.services.audit import Caller
+
+router = APIRouter(prefix="/sms", tags=["sms"])
+
+
+class MessageAnswer(Envelope[MessageOut, NoDetail]):
+    """result.value is the message-log record of the send."""
+
+
+class MessagePageAnswer(Envelope[MessagePage, NoDetail]):
+    """result.value is one page of the message log, newest first."""
+
+
+@router.post(
+    "/send",
+    operation_id="send_sms",
+    summary="Send one SMS through a named gateway",
+    response_model=MessageAnswer,
+    responses={
+        **ERRORS,
+        502: {"model": ErrorEnvelope, "description": "The gateway could not send (code 801)"},
+    },  # type: ignore[dict-item]
+)
+async def send_sms(
+    body: SmsIn, rt: Rt, caller: Annotated[Caller, Depends(allow("sms_send"))]
+) -> Envelope[MessageOut, NoDetail]:
+    return ok(await messages.send(rt, body, caller))
+
+
+@router.get(
+    "/messages",
+    operation_id="list_messages",
+    summary="The message log (never the message text)",
+    response_model=MessagePageAnswer,
+    responses=ERRORS,  # type: ignore[arg-type]
+)
+async def list_messages(
+    rt: Rt,
+    _: Annotated[Caller, Depends(allow("messagelist"))],
+    gateway: Annotated[str | None, Query(max_length=255)] = None,
+    status: MessageStatus | None = None,
+    since: Annotated[datetime | None, Query(description="ISO 8601, inclusive")] = None,
+    until: Annotated[datetime | None, Query(description="ISO 8601, exclusive")] = None,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    pagesize: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> Envelope[MessagePage, NoDetail]:
+    return ok(
+        await messages.page(
+            rt,
+            gateway=gateway,
+            status=status,
+            since=since,
+            until=until,
+            page=page,
+            pagesize=pagesize,
+        )
+    )

@@ -1,0 +1,44 @@
+"""The message log."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.tables import MessageLog
+
+
+async def add(tx: AsyncSession, row: MessageLog) -> int:
+    tx.add(row)
+    await tx.flush()
+    assert row.id is not None
+    return row.id
+
+
+async def page(
+    tx: AsyncSession,
+    *,
+    gateway: str | None,
+    status: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    offset: int,
+    limit: int,
+) -> tuple[int, Sequence[MessageLog]]:
+    query = select(MessageLog)
+    if gateway is not None:
+        query = query.where(MessageLog.gateway == gateway)  # type: ignore[arg-type]
+    if status is not None:
+        query = query.where(MessageLog.status == status)  # type: ignore[arg-type]
+    if since is not None:
+        query = query.where(MessageLog.created_at >= since)  # type: ignore[arg-type]
+    if until is not None:
+        query = query.where(MessageLog.created_at < until)  # type: ignore[arg-type]
+    total = (await tx.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
+    rows = await tx.execute(
+        query.order_by(MessageLog.id.desc()).offset(offset).limit(limit)  # type: ignore[union-attr]
+    )
+    return int(total), rows.scalars().all()

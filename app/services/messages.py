@@ -1,0 +1,56 @@
+"""/sms: send one message through a named gateway; read the message log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from app.db import message_repo
+from app.errors import GatewayFailed
+from app.runtime import Runtime
+from app.schemas.sms import MessageOut, MessagePage, SmsIn
+from app.services import dispatch
+from app.services.audit import Caller
+from app.services.phone import normalise
+
+
+async def send(rt: Runtime, form: SmsIn, caller: Caller) -> MessageOut:
+    """Send and answer the log record; a failed send is a 502 naming the gateway."""
+    outgoing = dispatch.Outgoing(
+        gateway=form.gateway, phone=normalise(form.phone), message=form.message, source="api"
+    )
+    record = await dispatch.send(rt, outgoing)
+    if record.status == "failed":
+        raise GatewayFailed(
+            f"SMS gateway {form.gateway!r} could not send (message {record.id}): {record.error}"
+        )
+    return record
+
+
+async def page(
+    rt: Runtime,
+    *,
+    gateway: str | None,
+    status: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    page: int,
+    pagesize: int,
+) -> MessagePage:
+    async with rt.db.reading() as tx:
+        total, rows = await message_repo.page(
+            tx,
+            gateway=gateway,
+            status=status,
+            since=since,
+            until=until,
+            offset=(page - 1) * pagesize,
+            limit=pagesize,
+        )
+    last = max(1, -(-total // pagesize))
+    return MessagePage(
+        messages=[dispatch.to_out(r) for r in rows],
+        count=total,
+        current=page,
+        next=page + 1 if page < last else None,
+        prev=page - 1 if page > 1 else None,
+    )

@@ -1,0 +1,85 @@
+"""A local HTTP server that records every request, byte for byte, and answers as told."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from dataclasses import dataclass, field
+
+from aiohttp import web
+from multidict import CIMultiDict
+
+
+@dataclass
+class Received:
+    method: str
+    path: str
+    query: str
+    headers: CIMultiDict[str]  # case-insensitive, as HTTP headers are
+    body: bytes
+    peer: tuple[str, int] | None = None
+
+
+@dataclass
+class HttpSink:
+    status: int = 200
+    reply: str = "OK"
+    delay: float = 0.0
+    close_connection: bool = False
+    requests: list[Received] = field(default_factory=list)
+    url: str = ""
+    count: int = 0
+    record: bool = True
+    _runner: web.AppRunner | None = None
+
+    @property
+    def last(self) -> Received:
+        return self.requests[-1]
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        self.count += 1
+        if self.record:
+            self.requests.append(
+                Received(
+                    request.method,
+                    request.path,
+                    request.raw_path.partition("?")[2],
+                    CIMultiDict(request.headers),
+                    body,
+                    request.transport.get_extra_info("peername") if request.transport else None,
+                )
+            )
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if self.close_connection:
+            assert request.transport is not None
+            request.transport.close()
+            raise asyncio.CancelledError
+        return web.Response(status=self.status, text=self.reply)
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> HttpSink:
+        app = web.Application(client_max_size=10 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port, backlog=4096)
+        await site.start()
+        sockets = site._server.sockets  # type: ignore[union-attr]
+        self.url = f"http://{host}:{sockets[0].getsockname()[1]}"
+        return self
+
+    async def start_tls(self, context: ssl.SSLContext, host: str = "127.0.0.1") -> HttpSink:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, 0, ssl_context=context)
+        await site.start()
+        sockets = site._server.sockets  # type: ignore[union-attr]
+        self.url = f"https://{host}:{sockets[0].getsockname()[1]}"
+        return self
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()

@@ -1,0 +1,222 @@
+"""The HTTP provider against a real local HTTP server: what arrives is asserted byte for byte."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from providers.base import SendError, SendResult
+from providers.http import HttpProvider
+from providers.registry import OptionsInvalid, registry
+from tests.peers.http_sink import HttpSink
+
+SendWith = Callable[..., Awaitable[SendResult]]
+
+
+@pytest_asyncio.fixture
+async def send_with(http_sink: HttpSink) -> AsyncIterator[SendWith]:
+    providers: list[HttpProvider] = []
+
+    async def send(
+        phone: str = "+491701234567",
+        message: str = "123456",
+        headers: dict[str, str] | None = None,
+        **options: Any,
+    ) -> SendResult:
+        options.setdefault("URL", http_sink.url + "/send")
+        raw = {key: str(value) for key, value in options.items()}
+        provider = HttpProvider(registry.validate("providers.http.HttpProvider", raw), headers)
+        providers.append(provider)
+        return await provider.send(phone, message)
+
+    yield send
+    for provider in providers:
+        await provider.aclose()
+
+
+async def test_get_sends_the_extra_options_as_a_query_with_tags_substituted(send_with, http_sink):
+    await send_with(text="Code {otp}", to="{phone}")
+    assert http_sink.last.method == "GET"
+    assert http_sink.last.path == "/send"
+    assert http_sink.last.query == "text=Code+123456&to=%2B491701234567"
+    assert http_sink.last.body == b""
+
+
+async def test_post_form_reaches_the_gateway(send_with, http_sink):
+    await send_with(HTTP_METHOD="POST", text="{otp}")
+    assert http_sink.last.body == b"text=123456"
+    assert http_sink.last.headers["Content-Type"] == "application/x-www-form-urlencoded"
+
+
+async def test_post_json_sends_an_object(send_with, http_sink):
+    await send_with(HTTP_METHOD="POST", SEND_DATA_AS_JSON="yes", text="{otp}", to="{phone}")
+    assert json.loads(http_sink.last.body) == {"text": "123456", "to": "+491701234567"}
+    assert http_sink.last.headers["Content-Type"] == "application/json"
+
+
+async def test_privacyidea_angle_tags_are_substituted_too(send_with, http_sink):
+    await send_with(text="<otp>", number="<phone>")
+    assert http_sink.last.query == "text=123456&number=%2B491701234567"
+
+
+async def test_headers_are_sent(send_with, http_sink):
+    await send_with(headers={"X-Api-Key": "k3y"}, text="{otp}")
+    assert http_sink.last.headers["X-Api-Key"] == "k3y"
+
+
+async def test_basic_auth_from_options(send_with, http_sink):
+    await send_with(USERNAME="user", PASSWORD="p@ss", text="{otp}")
+    expected = "Basic " + base64.b64encode(b"user:p@ss").decode()
+    assert http_sink.last.headers["Authorization"] == expected
+
+
+async def test_basic_auth_from_url_userinfo(send_with, http_sink):
+    url = http_sink.url.replace("http://", "http://alice:s3cret@") + "/send"
+    await send_with(URL=url, text="{otp}")
+    expected = "Basic " + base64.b64encode(b"alice:s3cret").decode()
+    assert http_sink.last.headers["Authorization"] == expected
+
+
+async def test_regexp_rewrites_the_phone_number(send_with, http_sink):
+    await send_with(REGEXP="/^\\+49/0/", to="{phone}")
+    assert http_sink.last.query == "to=01701234567"
+
+
+async def test_regexp_removing_separators(send_with, http_sink):
+    await send_with(phone="+49 170-123.4567", REGEXP="/[+-/. ]//", to="{phone}")
+    assert http_sink.last.query == "to=491701234567"
+
+
+@pytest.mark.parametrize("status", [200, 201, 202])
+async def test_statuses_200_201_202_are_success(send_with, http_sink, status):
+    http_sink.status = status
+    result = await send_with(text="{otp}")
+    assert result.raw_status.startswith(str(status))
+
+
+async def test_other_statuses_are_failures_and_5xx_is_retryable(send_with, http_sink):
+    http_sink.status, http_sink.reply = 503, "busy"
+    with pytest.raises(SendError) as failure:
+        await send_with(text="{otp}")
+    assert failure.value.code == "http_503" and failure.value.retryable
+    http_sink.status = 400
+    with pytest.raises(SendError) as failure:
+        await send_with(text="{otp}")
+    assert not failure.value.retryable
+
+
+async def test_return_success_marker_must_be_in_the_reply(send_with, http_sink):
+    http_sink.reply = "STATUS=queued"
+    await send_with(RETURN_SUCCESS="queued", text="{otp}")
+    with pytest.raises(SendError, match="success marker"):
+        await send_with(RETURN_SUCCESS="delivered", text="{otp}")
+
+
+async def test_return_fail_marker_fails_the_send(send_with, http_sink):
+    http_sink.reply = "ERROR: no credit"
+    with pytest.raises(SendError, match="fail marker"):
+        await send_with(RETURN_FAIL="ERROR", text="{otp}")
+
+
+async def test_a_gateway_that_hangs_past_timeout_fails_retryably_and_the_next_send_works(
+    send_with, http_sink
+):
+    http_sink.delay = 2
+    with pytest.raises(SendError) as failure:
+        await send_with(TIMEOUT="0.2", text="{otp}")
+    assert failure.value.code == "timeout" and failure.value.retryable
+    http_sink.delay = 0
+    await send_with(text="{otp}")
+
+
+async def test_a_gateway_that_is_down_fails_retryably():
+    provider = HttpProvider(
+        registry.validate("providers.http.HttpProvider", {"URL": "http://127.0.0.1:1/x"})
+    )
+    with pytest.raises(SendError) as failure:
+        await provider.send("+491701234567", "1")
+    assert failure.value.retryable
+    await provider.aclose()
+
+
+async def test_a_connection_closed_mid_reply_is_a_send_error_and_the_next_send_works(
+    send_with, http_sink
+):
+    http_sink.close_connection = True
+    with pytest.raises(SendError):
+        await send_with(text="{otp}")
+    http_sink.close_connection = False
+    await send_with(text="{otp}")
+
+
+async def test_one_provider_reuses_its_connection(http_sink):
+    provider = HttpProvider(
+        registry.validate("providers.http.HttpProvider", {"URL": http_sink.url, "t": "{otp}"})
+    )
+    for _ in range(5):
+        await provider.send("+491701234567", "1")
+    peers = {r.peer for r in http_sink.requests}
+    assert len(http_sink.requests) == 5 and len(peers) == 1
+    client = provider.client()
+    await provider.aclose()
+    assert client.is_closed
+
+
+async def test_check_ssl_no_reaches_a_self_signed_https_gateway(tmp_path):
+    trustme = pytest.importorskip("trustme")
+    import ssl
+
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    sink = HttpSink()
+    await sink.start_tls(server_context)
+    try:
+        raw = {"URL": sink.url + "/x", "CHECK_SSL": "no", "t": "{otp}"}
+        provider = HttpProvider(registry.validate("providers.http.HttpProvider", raw))
+        await provider.send("+491701234567", "42")
+        assert sink.last.query == "t=42"
+        await provider.aclose()
+        strict = HttpProvider(
+            registry.validate("providers.http.HttpProvider", {**raw, "CHECK_SSL": "yes"})
+        )
+        with pytest.raises(SendError):
+            await strict.send("+491701234567", "42")
+        await strict.aclose()
+    finally:
+        await sink.stop()
+
+
+async def test_a_proxy_option_routes_the_request_through_the_proxy(send_with, http_sink):
+    # The sink plays the proxy: an HTTP proxy receives the absolute URL in the request line.
+    await send_with(URL="http://sms.invalid/send", HTTP_PROXY=http_sink.url, text="{otp}")
+    assert http_sink.last.headers["Host"] == "sms.invalid"
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("URL", "not a url"),
+        ("HTTP_METHOD", "PUT"),
+        ("TIMEOUT", "soon"),
+        ("CHECK_SSL", "maybe"),
+        ("REGEXP", "no-slashes"),
+    ],
+)
+def test_bad_options_are_named(key, value):
+    raw = {"URL": "http://127.0.0.1/x", key: value}
+    with pytest.raises(OptionsInvalid) as invalid:
+        registry.validate("providers.http.HttpProvider", raw)
+    assert [field for field, _ in invalid.value.errors] == [key]
+
+
+def test_the_schema_marks_password_secret_and_lists_method_values():
+    parameters = registry.schema()["providers.http.HttpProvider"]["parameters"]
+    assert parameters["PASSWORD"]["secret"] is True
+    assert parameters["HTTP_METHOD"]["values"] == ["GET", "POST"]
+    assert parameters["URL"]["required"] is True
