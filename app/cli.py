@@ -82,3 +82,7 @@ async def _admin_add(name: str, password: str | None) -> None:
 
 def main() -> None:
     cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 
-from app.errors import BadToken, NoAuthHeader
+from app.errors import NoAuthHeader, NotAllowed
 from app.runtime import Runtime
 from app.services import policies
 from app.services.audit import Caller
@@ -50,7 +50,8 @@ async def current_admin(
         raise NoAuthHeader("Authentication failure. Missing Authorization header.")
     claims = rt.issuer.verify(token)
     if claims["role"] != "admin":
-        raise BadToken("Authentication failure. The token is not an admin token.")
+        # privacyIDEA says 401/4306 here; a valid token with the wrong role is a 403.
+        raise NotAllowed("This endpoint is for admins only.")
     return Caller(name=claims["username"], ip=client_ip(request), role=claims["role"])
 
 

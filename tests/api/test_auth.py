@@ -1,0 +1,165 @@
+"""Admin authentication: /auth, the three header forms, lock-out, the CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import jwt
+import pytest
+from sqlalchemy import select
+
+from app.db.tables import LoginFailure
+from tests.conftest import ADMIN, PASSWORD
+
+
+@pytest.mark.parametrize("form", [False, True], ids=["json", "form"])
+async def test_login_returns_a_jwt_in_the_envelope(anonymous_api, form):
+    body = {"username": ADMIN, "password": PASSWORD}
+    reply = await anonymous_api.call(
+        "POST", "/auth", **({"data": body} if form else {"json": body})
+    )
+    assert reply["result"]["authentication"] == "ACCEPT"
+    value = reply["result"]["value"]
+    assert value["role"] == "admin" and value["username"] == ADMIN
+    assert "smsgateway_write" in value["rights"]
+    assert jwt.decode(value["token"], options={"verify_signature": False})["sub"] == ADMIN
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        lambda t: {"Authorization": t},
+        lambda t: {"Authorization": f"Bearer {t}"},
+        lambda t: {"PI-Authorization": t},
+    ],
+    ids=["bare", "bearer", "pi-authorization"],
+)
+async def test_the_token_is_accepted_bare_as_bearer_and_in_pi_authorization(
+    anonymous_api, header
+):
+    token = await anonymous_api.login()
+    anonymous_api.token = None
+    reply = await anonymous_api.request("GET", "/smsgateway/", headers=header(token))
+    assert reply.status_code == 200
+
+
+async def test_oauth2_token_endpoint_serves_swagger_ui(anonymous_api):
+    reply = await anonymous_api.client.post(
+        "/auth/token", data={"username": ADMIN, "password": PASSWORD, "grant_type": "password"}
+    )
+    assert reply.status_code == 200
+    token = reply.json()["access_token"]
+    assert reply.json()["token_type"] == "bearer"
+    listed = await anonymous_api.client.get(
+        "/smsgateway/", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert listed.status_code == 200
+
+
+async def test_no_authorization_header_is_401_code_4033(anonymous_api):
+    await anonymous_api.error("GET", "/smsgateway/", status=401, code=4033)
+    await anonymous_api.post_error("/smsgateway", {"name": "x"}, status=401, code=4033)
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "garbage",
+        jwt.encode({"sub": ADMIN, "role": "admin", "exp": time.time() + 60, "iss": "smsgw"}, "not-the-key-" * 4),
+    ],
+    ids=["garbage", "forged"],
+)
+async def test_bad_or_forged_token_is_401_code_4304(anonymous_api, token):
+    await anonymous_api.error(
+        "GET", "/smsgateway/", status=401, code=4304, headers={"Authorization": token}
+    )
+
+
+async def test_expired_token_is_401_code_4304(anonymous_api, runtime):
+    runtime.issuer.lifetime = -10
+    try:
+        token = runtime.issuer.issue(ADMIN)
+    finally:
+        runtime.issuer.lifetime = runtime.settings.jwt_lifetime_seconds
+    error = await anonymous_api.error(
+        "GET", "/smsgateway/", status=401, code=4304, headers={"Authorization": token}
+    )
+    assert "expired" in error["message"]
+
+
+async def test_a_valid_token_of_another_role_is_403_code_303(anonymous_api, runtime):
+    token = runtime.issuer.issue("alice", role="user")
+    await anonymous_api.error(
+        "GET", "/smsgateway/", status=403, code=303, headers={"Authorization": token}
+    )
+
+
+@pytest.mark.parametrize("username", [ADMIN, "nobody"])
+async def test_wrong_credentials_are_401_code_4031_either_way(anonymous_api, username):
+    error = await anonymous_api.post_error(
+        "/auth", {"username": username, "password": "wrong"}, status=401, code=4031
+    )
+    assert "Wrong credentials" in error["message"]
+
+
+async def test_missing_password_is_a_400_naming_it(anonymous_api):
+    error = await anonymous_api.post_error("/auth", {"username": ADMIN}, status=400, code=905)
+    assert "password" in error["message"]
+
+
+async def test_repeated_failures_lock_the_user_out_even_with_the_right_password(
+    anonymous_api, runtime
+):
+    for _ in range(runtime.settings.login_max_failures):
+        await anonymous_api.post_error(
+            "/auth", {"username": ADMIN, "password": "wrong"}, status=401
+        )
+    error = await anonymous_api.post_error(
+        "/auth", {"username": ADMIN, "password": PASSWORD}, status=429, code=4031
+    )
+    assert "try again" in error["message"]
+    # The lock lives in the database, so every worker and host sees it.
+    async with runtime.db.reading() as tx:
+        lock = (await tx.execute(select(LoginFailure))).scalar_one()
+    assert lock.username == ADMIN and lock.locked_until is not None
+
+
+async def test_a_success_resets_the_failure_count(anonymous_api, runtime):
+    for _ in range(runtime.settings.login_max_failures - 1):
+        await anonymous_api.post_error(
+            "/auth", {"username": ADMIN, "password": "wrong"}, status=401
+        )
+    await anonymous_api.login()
+    await anonymous_api.post_error("/auth", {"username": ADMIN, "password": "wrong"}, status=401)
+    await anonymous_api.login()
+
+
+def test_cli_adds_an_admin_who_can_then_log_in(tmp_path):
+    env = {**os.environ, "SMSGW_DATA_DIR": str(tmp_path)}
+    env.pop("SMSGW_DATABASE_URL", None)
+    cli = [sys.executable, "-m", "app.cli"]
+    added = subprocess.run(
+        [*cli, "admin", "add", "ops", "--password", "ops-pass-123"],
+        env=env, capture_output=True, text=True, check=True,
+    )
+    assert "ops" in added.stdout
+    upgraded = subprocess.run([*cli, "db", "upgrade"], env=env, capture_output=True, text=True)
+    assert upgraded.returncode == 0, upgraded.stderr
+
+    import asyncio
+
+    from app.main import build_runtime
+    from app.services import admins
+    from app.settings import Settings
+
+    async def check() -> str:
+        rt = build_runtime(Settings(data_dir=tmp_path))
+        try:
+            return await admins.login(rt, "ops", "ops-pass-123", "127.0.0.1")
+        finally:
+            await rt.db.dispose()
+
+    assert asyncio.run(check())
