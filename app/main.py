@@ -21,6 +21,8 @@ from app.security import keys
 from app.security.secret_box import SecretBox
 from app.security.tokens import TokenIssuer
 from app.services import admins
+from app.services.cache import TtlCache
+from app.services.message_log import MessageLogWriter
 from app.services.provider_pool import ProviderPool
 from app.settings import Settings, get_settings
 from providers.base import ProviderContext
@@ -41,13 +43,17 @@ def build_runtime(settings: Settings) -> Runtime:
     secret = settings.encryption_key.get_secret_value() if settings.encryption_key else None
     signing = settings.jwt_key.get_secret_value() if settings.jwt_key else None
     context = ProviderContext(script_dir=settings.effective_script_dir.resolve())
+    db = Database(settings.effective_database_url)
     return Runtime(
         settings=settings,
-        db=Database(settings.effective_database_url),
+        db=db,
         box=SecretBox(keys.encryption_key(settings.data_dir, secret)),
         issuer=TokenIssuer(keys.jwt_key(settings.data_dir, signing), settings.jwt_lifetime_seconds),
         provider_context=context,
         pool=ProviderPool(context),
+        message_log=MessageLogWriter(db),
+        gateway_cache=TtlCache(settings.cache_seconds),
+        policy_cache=TtlCache(settings.cache_seconds),
     )
 
 
@@ -66,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await runtime.message_log.aclose()
             await runtime.pool.aclose()
             await runtime.db.dispose()
 

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from app.api.deps import SECURITY_SCHEMES
 from providers.registry import registry
 
 
@@ -26,6 +27,7 @@ def install_openapi(app: FastAPI) -> None:
         for path in schema.get("paths", {}).values():
             for operation in path.values():
                 operation.get("responses", {}).pop("422", None)
+        _add_security(schema)
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         for name in ("HTTPValidationError", "ValidationError"):
             components.pop(name, None)
@@ -40,3 +42,17 @@ def install_openapi(app: FastAPI) -> None:
         return schema
 
     app.openapi = build  # type: ignore[method-assign]
+
+
+# Operations anyone may call; every other one needs an admin token.
+PUBLIC_OPERATIONS = frozenset({"login", "oauth2_token", "health", "validate_check"})
+
+
+def _add_security(schema: dict[str, Any]) -> None:
+    """Admin routes check the token in one flat dependency; say so in the document."""
+    schema.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
+    requirement = [{name: []} for name in SECURITY_SCHEMES]
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            if operation.get("operationId") not in PUBLIC_OPERATIONS:
+                operation["security"] = requirement

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -54,13 +55,20 @@ class Database:
                 url, pool_size=20, max_overflow=30, pool_timeout=60, pool_pre_ping=True
             )
             self.read_engine = self.engine
+        # SQLite has one writer at a time. Queuing this process's writers on an asyncio lock
+        # beats letting them collide in SQLite's busy handler, which sleeps up to 100 ms.
+        self._write_lock: asyncio.Lock | None = asyncio.Lock() if self.is_sqlite else None
         self._writer = async_sessionmaker(self.engine, expire_on_commit=False)
         self._reader = async_sessionmaker(self.read_engine, expire_on_commit=False)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """Commit on exit, roll back on any error: a failure writes nothing."""
-        async with self._writer.begin() as session:
+        if self._write_lock is None:
+            async with self._writer.begin() as session:
+                yield session
+            return
+        async with self._write_lock, self._writer.begin() as session:
             yield session
 
     @asynccontextmanager

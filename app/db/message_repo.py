@@ -11,11 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.tables import MessageLog
 
 
-async def add(tx: AsyncSession, row: MessageLog) -> int:
-    tx.add(row)
+async def add_all(tx: AsyncSession, rows: list[MessageLog]) -> list[int]:
+    tx.add_all(rows)
     await tx.flush()
-    assert row.id is not None
-    return row.id
+    return [row.id or 0 for row in rows]
 
 
 async def page(

@@ -10,7 +10,6 @@ import logging
 import time
 from dataclasses import dataclass
 
-from app.db import message_repo
 from app.db.tables import MessageLog, utcnow
 from app.runtime import Runtime
 from app.schemas.sms import MessageOut
@@ -69,8 +68,7 @@ async def send(rt: Runtime, outgoing: Outgoing) -> MessageOut:
         serial=outgoing.serial,
         transaction_id=outgoing.transaction_id,
     )
-    async with rt.db.transaction() as tx:
-        await message_repo.add(tx, row)
+    await rt.message_log.record(row)
     return to_out(row)
 
 

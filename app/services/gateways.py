@@ -84,9 +84,11 @@ async def save(rt: Runtime, form: GatewayIn, caller: Caller) -> int:
                 if kind == "option":
                     plain_options[key] = value
         validate_options(module, plain_options, rt)
-        return await gateway_repo.upsert(
+        gateway_id = await gateway_repo.upsert(
             tx, existing, name=form.name, module=module, description=form.description, rows=rows
         )
+    rt.gateway_cache.clear(form.name)
+    return gateway_id
 
 
 def _kept_value(rt: Runtime, row: GatewayOption | None, kind: str, key: str) -> str:
@@ -130,6 +132,10 @@ def _out(gateway: Gateway, rows: list[GatewayOption]) -> GatewayOut:
 
 async def config_for_send(rt: Runtime, name: str) -> GatewayConfig:
     """The named gateway with its secrets opened; NotFound if there is none."""
+    return await rt.gateway_cache.get(name, lambda: _load_config(rt, name))
+
+
+async def _load_config(rt: Runtime, name: str) -> GatewayConfig:
     async with rt.db.reading() as tx:
         gateway = await gateway_repo.by_name(tx, name)
         if gateway is None or gateway.id is None:
@@ -157,6 +163,7 @@ async def delete(rt: Runtime, name: str, caller: Caller) -> int:
     async with audited(rt.db, caller, "smsgateway_delete", name) as tx:
         gateway = await gateway_repo.by_name(tx, name)
         count = await gateway_repo.delete_by_name(tx, name)
+    rt.gateway_cache.clear(name)
     if gateway is not None and gateway.id is not None:
         rt.pool.forget(gateway.id)
     return count
@@ -177,7 +184,8 @@ async def delete_option(rt: Runtime, gateway_id: int, key: str, caller: Caller) 
             if row.kind == "option"
         }
         validate_options(gateway.module, remaining, rt)
-        return count
+    rt.gateway_cache.clear(gateway.name)
+    return count
 
 
 def providers() -> dict[str, ProviderInfo]:

@@ -20,12 +20,16 @@ def _grants(policy: Policy, admin: str, action: str) -> bool:
 
 async def require(rt: Runtime, caller: Caller, action: str) -> None:
     """Raise NotAllowed (403, code 303) unless the admin may do the action."""
-    async with rt.db.reading() as tx:
-        policies = await policy_repo.active_admin_policies(tx)
+    policies = await rt.policy_cache.get("admin", lambda: _active(rt))
     if not policies:
         return
     if not any(_grants(p, caller.name, action) for p in policies):
         raise NotAllowed(f"Admin actions are defined, but the action {action} is not allowed!")
+
+
+async def _active(rt: Runtime) -> list[Policy]:
+    async with rt.db.reading() as tx:
+        return list(await policy_repo.active_admin_policies(tx))
 
 
 async def save(rt: Runtime, name: str, form: PolicyIn, caller: Caller) -> int:
@@ -39,7 +43,9 @@ async def save(rt: Runtime, name: str, form: PolicyIn, caller: Caller) -> int:
         priority=form.priority,
     )
     async with audited(rt.db, caller, "policywrite", name) as tx:
-        return await policy_repo.upsert(tx, policy)
+        policy_id = await policy_repo.upsert(tx, policy)
+    rt.policy_cache.clear()
+    return policy_id
 
 
 async def listing(rt: Runtime, name: str | None = None) -> list[PolicyOut]:
@@ -65,4 +71,5 @@ async def delete(rt: Runtime, name: str, caller: Caller) -> int:
         if policy is None or policy.id is None:
             raise NotFound(f"The policy with name {name!r} does not exist")
         await policy_repo.delete(tx, policy)
-        return policy.id
+    rt.policy_cache.clear()
+    return policy.id

@@ -36,6 +36,9 @@ class HttpSink:
     def last(self) -> Received:
         return self.requests[-1]
 
+    async def _stats(self, _: web.Request) -> web.StreamResponse:
+        return web.json_response({"count": self.count})
+
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
         self.count += 1
@@ -60,6 +63,7 @@ class HttpSink:
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> HttpSink:
         app = web.Application(client_max_size=10 * 1024 * 1024)
+        app.router.add_get("/__stats", self._stats)
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
         await self._runner.setup()
@@ -83,3 +87,27 @@ class HttpSink:
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
+
+
+def main() -> None:
+    """Run a sink in its own process: python -m tests.peers.http_sink PORT DELAY."""
+    import sys
+
+    port, delay = int(sys.argv[1]), float(sys.argv[2])
+
+    async def serve() -> None:
+        sink = HttpSink(delay=delay, record=False)
+        await sink.start(port=port)
+        print(sink.url, flush=True)
+        await asyncio.Event().wait()
+
+    try:
+        import uvloop
+
+        uvloop.run(serve())
+    except ImportError:
+        asyncio.run(serve())
+
+
+if __name__ == "__main__":
+    main()

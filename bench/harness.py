@@ -1,0 +1,186 @@
+"""Shared by the benchmarks: start the service and a sink as processes, drive load, measure."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parent.parent
+ADMIN, PASSWORD = "bench", "bench-password-123"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_http(url: str, process: subprocess.Popen[bytes], seconds: float = 30) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url}: process exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=1):  # noqa: S310  (loopback only)
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+@contextmanager
+def sink_process(delay: float) -> Iterator[str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.peers.http_sink", str(port), str(delay)],
+        cwd=ROOT, stdout=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_http(url + "/__stats", process)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+@contextmanager
+def service_process(database_url: str | None = None, workers: int = 1) -> Iterator[str]:
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="smsgw-bench-") as data_dir:
+        env = {
+            **os.environ,
+            "SMSGW_DATA_DIR": data_dir,
+            "SMSGW_ADMIN_USER": ADMIN,
+            "SMSGW_ADMIN_PASSWORD": PASSWORD,
+            "SMSGW_LOG_LEVEL": "WARNING",
+        }
+        if database_url:
+            env["SMSGW_DATABASE_URL"] = database_url
+        subprocess.run(
+            [sys.executable, "-m", "app.cli", "db", "upgrade"], cwd=ROOT, env=env, check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "serve", "--port", str(port),
+             "--workers", str(workers)],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            _wait_http(url + "/healthz", process)
+            yield url
+        finally:
+            process.terminate()
+            process.wait(15)
+
+
+class Client:
+    """A keep-alive aiohttp client against the service, speaking the envelope."""
+
+    def __init__(self, base: str, concurrency: int) -> None:
+        self.base = base
+        self.session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=concurrency, force_close=False),
+            timeout=aiohttp.ClientTimeout(total=120),
+        )
+        self.token = ""
+
+    async def login(self) -> None:
+        body = await self.call("POST", "/auth", {"username": ADMIN, "password": PASSWORD})
+        self.token = body["result"]["value"]["token"]
+
+    async def call(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
+        status, answer, _ = await self.timed(method, path, body)
+        if status != 200:
+            raise RuntimeError(f"{method} {path}: {status} {answer}")
+        return answer
+
+    async def timed(self, method: str, path: str, body: Any = None) -> tuple[int, Any, float]:
+        started = time.perf_counter()
+        async with self.session.request(
+            method, self.base + path, json=body, headers={"Authorization": self.token}
+        ) as reply:
+            answer = await reply.json(content_type=None) if "json" in reply.content_type else await reply.text()
+            return reply.status, answer, time.perf_counter() - started
+
+    async def close(self) -> None:
+        await self.session.close()
+
+
+@dataclass
+class Run:
+    ok: int
+    failed: int
+    elapsed: float
+    latencies: list[float]
+
+    def figures(self) -> dict[str, float]:
+        ordered = sorted(self.latencies)
+
+        def pct(p: float) -> float:
+            return round(ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000, 1)
+
+        return {
+            "requests": self.ok + self.failed,
+            "ok": self.ok,
+            "failed": self.failed,
+            "elapsed_s": round(self.elapsed, 3),
+            "per_s": round((self.ok + self.failed) / self.elapsed, 1),
+            "p50_ms": pct(0.50),
+            "p99_ms": pct(0.99),
+            "max_ms": round(max(ordered) * 1000, 1),
+            "mean_ms": round(statistics.fmean(ordered) * 1000, 1),
+        }
+
+
+async def drive(
+    client: Client, method: str, path: str, bodies: Sequence[Any], concurrency: int
+) -> tuple[Run, list[Any]]:
+    """Send every body with at most `concurrency` in flight; collect latencies and answers."""
+    queue: asyncio.Queue[tuple[int, Any]] = asyncio.Queue()
+    for item in enumerate(bodies):
+        queue.put_nowait(item)
+    answers: list[Any] = [None] * len(bodies)
+    latencies: list[float] = []
+    failed = 0
+
+    async def worker() -> None:
+        nonlocal failed
+        while not queue.empty():
+            index, body = queue.get_nowait()
+            status, answer, seconds = await client.timed(method, path, body)
+            latencies.append(seconds)
+            answers[index] = answer
+            if status != 200:
+                failed += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    return Run(len(bodies) - failed, failed, elapsed, latencies), answers
+
+
+async def sink_count(session_base: str) -> int:
+    async with aiohttp.ClientSession() as session, session.get(session_base + "/__stats") as r:
+        return int((await r.json())["count"])
+
+
+def emit(figures: dict[str, Any]) -> None:
+    print(json.dumps(figures), flush=True)
