@@ -1,27 +1,54 @@
-"""Async engines and the transaction helpers every service uses."""
+"""Engines and the transaction helpers every service uses.
+
+Two ways in: `transaction()`/`reading()` give an AsyncSession (admin paths), `write(fn)`/
+`read(fn)` run a plain function on a Session in one go (hot paths: challenges, the message
+log). On SQLite the latter runs in a thread on a pysqlite engine: SQLAlchemy's aiosqlite
+adapter hops threads for every cursor call, about 2 ms of CPU per transaction here, where a
+whole transaction in one thread hop costs about 0.4 ms.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session, sessionmaker
+
+T = TypeVar("T")
 
 
 def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
     engine = create_async_engine(
         url, connect_args={"timeout": 30}, pool_size=10, max_overflow=20, pool_timeout=60
     )
+    _configure_sqlite(engine.sync_engine, immediate=immediate)
+    return engine
 
-    @event.listens_for(engine.sync_engine, "connect")
+
+def _sqlite_sync_engine(url: str, *, immediate: bool) -> Engine:
+    engine = create_engine(
+        url.replace("sqlite+aiosqlite:", "sqlite:", 1),
+        connect_args={"timeout": 30, "check_same_thread": False},
+        pool_size=8,
+        max_overflow=8,
+        pool_reset_on_return=None,  # every use ends in commit or rollback already
+    )
+    _configure_sqlite(engine, immediate=immediate)
+    return engine
+
+
+def _configure_sqlite(engine: Engine, *, immediate: bool) -> None:
+    @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" event decide how a transaction starts.
         dbapi_connection.isolation_level = None
@@ -32,13 +59,11 @@ def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         # A write transaction takes the write lock up front: a deferred one that upgrades
         # later fails at once with "database is locked" when another writer got there first.
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-    return engine
 
 
 class Database:
@@ -47,9 +72,19 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
+        self._sync_writer: sessionmaker[Session] | None = None
+        self._sync_reader: sessionmaker[Session] | None = None
+        self._threads: ThreadPoolExecutor | None = None
         if self.is_sqlite:
             self.engine = _sqlite_engine(url, immediate=True)
             self.read_engine = _sqlite_engine(url, immediate=False)
+            self._sync_writer = sessionmaker(
+                _sqlite_sync_engine(url, immediate=True), expire_on_commit=False
+            )
+            self._sync_reader = sessionmaker(
+                _sqlite_sync_engine(url, immediate=False), expire_on_commit=False
+            )
+            self._threads = ThreadPoolExecutor(8, thread_name_prefix="smsgw-db")
         else:
             self.engine = create_async_engine(
                 url, pool_size=20, max_overflow=30, pool_timeout=60, pool_pre_ping=True
@@ -76,7 +111,34 @@ class Database:
         async with self._reader.begin() as session:
             yield session
 
+    async def write(self, work: Callable[[Session], T]) -> T:
+        """Run `work` in one write transaction; commit if it returns, roll back if it raises."""
+        if self._sync_writer is None:
+            async with self._writer.begin() as session:
+                return await session.run_sync(work)
+        assert self._write_lock is not None
+        async with self._write_lock:
+            return await self._in_thread(self._sync_writer, work)
+
+    async def read(self, work: Callable[[Session], T]) -> T:
+        if self._sync_reader is None:
+            async with self._reader.begin() as session:
+                return await session.run_sync(work)
+        return await self._in_thread(self._sync_reader, work)
+
+    async def _in_thread(self, maker: sessionmaker[Session], work: Callable[[Session], T]) -> T:
+        def run() -> T:
+            with maker.begin() as session:
+                return work(session)
+
+        return await asyncio.get_running_loop().run_in_executor(self._threads, run)
+
     async def dispose(self) -> None:
+        for maker in (self._sync_writer, self._sync_reader):
+            if maker is not None and isinstance(maker.kw.get("bind"), Engine):
+                maker.kw["bind"].dispose()
+        if self._threads is not None:
+            self._threads.shutdown(wait=False)
         await self.engine.dispose()
         if self.read_engine is not self.engine:
             await self.read_engine.dispose()

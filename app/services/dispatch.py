@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from app.db.tables import MessageLog, utcnow
+from app.db.tables import utcnow
 from app.runtime import Runtime
 from app.schemas.sms import MessageOut
 from app.services import gateways
@@ -53,39 +55,27 @@ async def send(rt: Runtime, outgoing: Outgoing) -> MessageOut:
     latency_ms = (time.perf_counter() - clock) * 1000
     if error:
         log.warning("send through %s failed: %s", outgoing.gateway, error)
-    row = MessageLog(
-        created_at=started,
-        finished_at=utcnow(),
-        gateway=outgoing.gateway,
-        phone=mask(outgoing.phone),
-        status="failed" if error else "sent",
-        attempts=1,
-        parts=parts,
-        latency_ms=round(latency_ms, 2),
-        provider_ids=",".join(ids),
-        error=error[:1000],
-        source=outgoing.source,
-        serial=outgoing.serial,
-        transaction_id=outgoing.transaction_id,
-    )
-    await rt.message_log.record(row)
-    return to_out(row)
+    entry: dict[str, Any] = {
+        "created_at": started,
+        "finished_at": utcnow(),
+        "gateway": outgoing.gateway,
+        "phone": mask(outgoing.phone),
+        "status": "failed" if error else "sent",
+        "attempts": 1,
+        "parts": parts,
+        "latency_ms": round(latency_ms, 2),
+        "provider_ids": ",".join(ids),
+        "error": error[:1000],
+        "source": outgoing.source,
+        "serial": outgoing.serial,
+        "transaction_id": outgoing.transaction_id,
+    }
+    entry["id"] = await rt.message_log.record(entry)
+    return to_out(entry)
 
 
-def to_out(row: MessageLog) -> MessageOut:
+def to_out(entry: Mapping[str, Any]) -> MessageOut:
+    """A message-log row (as its column values) in the API's shape."""
     return MessageOut(
-        id=row.id or 0,
-        gateway=row.gateway,
-        phone=row.phone,
-        status="failed" if row.status == "failed" else "sent",
-        attempts=row.attempts,
-        parts=row.parts,
-        latency_ms=row.latency_ms,
-        provider_ids=[i for i in row.provider_ids.split(",") if i],
-        error=row.error,
-        source=row.source,
-        serial=row.serial,
-        transaction_id=row.transaction_id,
-        created_at=row.created_at,
-        finished_at=row.finished_at,
+        **{**entry, "provider_ids": [i for i in entry["provider_ids"].split(",") if i]}
     )

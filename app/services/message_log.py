@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import Any
 
 from app.db import message_repo
 from app.db.engine import Database
-from app.db.tables import MessageLog
 
 log = logging.getLogger("smsgw.message_log")
 _MAX_BATCH = 500
@@ -18,15 +18,15 @@ _MAX_BATCH = 500
 class MessageLogWriter:
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._queue: asyncio.Queue[tuple[MessageLog, asyncio.Future[int]]] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[dict[str, Any], asyncio.Future[int]]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
-    async def record(self, row: MessageLog) -> int:
+    async def record(self, entry: dict[str, Any]) -> int:
         """Queue the row and return its id once it is committed."""
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run())
         done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((row, done))
+        self._queue.put_nowait((entry, done))
         return await asyncio.shield(done)
 
     async def _run(self) -> None:
@@ -38,10 +38,10 @@ class MessageLogWriter:
             for _ in batch:
                 self._queue.task_done()
 
-    async def _write(self, batch: list[tuple[MessageLog, asyncio.Future[int]]]) -> None:
+    async def _write(self, batch: list[tuple[dict[str, Any], asyncio.Future[int]]]) -> None:
         try:
-            async with self.db.transaction() as tx:
-                ids = await message_repo.add_all(tx, [row for row, _ in batch])
+            entries = [entry for entry, _ in batch]
+            ids = await self.db.write(lambda tx: message_repo.add_all(tx, entries))
         except Exception as exc:
             log.error("message log write failed: %s", exc)
             for _, done in batch:

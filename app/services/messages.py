@@ -48,7 +48,7 @@ async def page(
         )
     last = max(1, -(-total // pagesize))
     return MessagePage(
-        messages=[dispatch.to_out(r) for r in rows],
+        messages=[dispatch.to_out(r.model_dump()) for r in rows],
         count=total,
         current=page,
         next=page + 1 if page < last else None,
