@@ -29,19 +29,24 @@ async def http_run(
             {
                 "name": gateway,
                 "module": "providers.http.HttpProvider",
-                "options": {"URL": sink + "/send", "HTTP_METHOD": "POST", "to": "{phone}",
-                            "text": "{otp}", "TIMEOUT": "30"},
+                "options": {
+                    "URL": sink + "/send",
+                    "HTTP_METHOD": "POST",
+                    "to": "{phone}",
+                    "text": "{otp}",
+                    "TIMEOUT": "30",
+                },
             },
         )
         before_sink = await sink_count(sink)
-        before_log = (await client.call("GET", f"/sms/messages?gateway={gateway}&pagesize=1"))
+        before_log = await client.call("GET", f"/sms/messages?gateway={gateway}&pagesize=1")
         bodies = [
             {"gateway": gateway, "phone": f"+4917{i:08d}", "message": f"Code {i:06d}"}
             for i in range(sends)
         ]
         run, _ = await drive(client, "POST", "/sms/send", bodies, concurrency)
         arrived = await sink_count(sink) - before_sink
-        logged = (await client.call("GET", f"/sms/messages?gateway={gateway}&pagesize=1"))
+        logged = await client.call("GET", f"/sms/messages?gateway={gateway}&pagesize=1")
         rows = logged["result"]["value"]["count"] - before_log["result"]["value"]["count"]
         figures = run.figures()
         target = concurrency / delay if delay else None
@@ -76,8 +81,12 @@ async def main() -> None:
         for delay in (args.delay, 0.0):
             with sink_process(delay) as sink:
                 await http_run(
-                    service, sink, sends=args.sends, concurrency=args.concurrency,
-                    delay=delay, label=f"{int(delay * 1000)}ms",
+                    service,
+                    sink,
+                    sends=args.sends,
+                    concurrency=args.concurrency,
+                    delay=delay,
+                    label=f"{int(delay * 1000)}ms",
                 )
     if not args.skip_modem:
         from bench import modem

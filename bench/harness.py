@@ -37,7 +37,7 @@ def _wait_http(url: str, process: subprocess.Popen[bytes], seconds: float = 30) 
         if process.poll() is not None:
             raise RuntimeError(f"{url}: process exited with {process.returncode}")
         try:
-            with urllib.request.urlopen(url, timeout=1):  # noqa: S310  (loopback only)
+            with urllib.request.urlopen(url, timeout=1):
                 return
         except OSError:
             time.sleep(0.1)
@@ -49,7 +49,8 @@ def sink_process(delay: float) -> Iterator[str]:
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.peers.http_sink", str(port), str(delay)],
-        cwd=ROOT, stdout=subprocess.DEVNULL,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -74,13 +75,26 @@ def service_process(database_url: str | None = None, workers: int = 1) -> Iterat
         if database_url:
             env["SMSGW_DATABASE_URL"] = database_url
         subprocess.run(
-            [sys.executable, "-m", "app.cli", "db", "upgrade"], cwd=ROOT, env=env, check=True,
+            [sys.executable, "-m", "app.cli", "db", "upgrade"],
+            cwd=ROOT,
+            env=env,
+            check=True,
             stdout=subprocess.DEVNULL,
         )
         process = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve", "--port", str(port),
-             "--workers", str(workers)],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "app.cli",
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
         )
         url = f"http://127.0.0.1:{port}"
         try:
@@ -117,7 +131,11 @@ class Client:
         async with self.session.request(
             method, self.base + path, json=body, headers={"Authorization": self.token}
         ) as reply:
-            answer = await reply.json(content_type=None) if "json" in reply.content_type else await reply.text()
+            answer = (
+                await reply.json(content_type=None)
+                if "json" in reply.content_type
+                else await reply.text()
+            )
             return reply.status, answer, time.perf_counter() - started
 
     async def close(self) -> None:

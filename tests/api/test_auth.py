@@ -37,9 +37,7 @@ async def test_login_returns_a_jwt_in_the_envelope(anonymous_api, form):
     ],
     ids=["bare", "bearer", "pi-authorization"],
 )
-async def test_the_token_is_accepted_bare_as_bearer_and_in_pi_authorization(
-    anonymous_api, header
-):
+async def test_the_token_is_accepted_bare_as_bearer_and_in_pi_authorization(anonymous_api, header):
     token = await anonymous_api.login()
     anonymous_api.token = None
     reply = await anonymous_api.request("GET", "/smsgateway/", headers=header(token))
@@ -68,7 +66,10 @@ async def test_no_authorization_header_is_401_code_4033(anonymous_api):
     "token",
     [
         "garbage",
-        jwt.encode({"sub": ADMIN, "role": "admin", "exp": time.time() + 60, "iss": "smsgw"}, "not-the-key-" * 4),
+        jwt.encode(
+            {"sub": ADMIN, "role": "admin", "exp": time.time() + 60, "iss": "smsgw"},
+            "not-the-key-" * 4,
+        ),
     ],
     ids=["garbage", "forged"],
 )
@@ -143,7 +144,10 @@ def test_cli_adds_an_admin_who_can_then_log_in(tmp_path):
     cli = [sys.executable, "-m", "app.cli"]
     added = subprocess.run(
         [*cli, "admin", "add", "ops", "--password", "ops-pass-123"],
-        env=env, capture_output=True, text=True, check=True,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert "ops" in added.stdout
     upgraded = subprocess.run([*cli, "db", "upgrade"], env=env, capture_output=True, text=True)

@@ -53,8 +53,10 @@ async def test_a_failed_send_is_a_502_naming_the_gateway_and_a_failed_row(admin_
 
 async def test_unknown_gateway_is_404(admin_api):
     await admin_api.post_error(
-        "/sms/send", {"gateway": "nope", "phone": "+491701234567", "message": "x"},
-        status=404, code=601,
+        "/sms/send",
+        {"gateway": "nope", "phone": "+491701234567", "message": "x"},
+        status=404,
+        code=601,
     )
 
 
@@ -81,8 +83,10 @@ async def test_sms_send_needs_its_policy_action(admin_api, http_sink):
     await make_gateway(admin_api, http_sink)
     await admin_api.post("/policy/ro", {"scope": "admin", "action": "smsgateway_read"})
     await admin_api.post_error(
-        "/sms/send", {"gateway": "gw1", "phone": "+491701234567", "message": "x"},
-        status=403, code=303,
+        "/sms/send",
+        {"gateway": "gw1", "phone": "+491701234567", "message": "x"},
+        status=403,
+        code=303,
     )
     assert http_sink.requests == []
 
@@ -134,9 +138,7 @@ async def test_bad_log_filters_are_400s(admin_api):
 async def test_concurrent_sends_all_arrive_and_are_all_logged(admin_api, http_sink):
     await make_gateway(admin_api, http_sink)
     http_sink.delay = 0.05
-    bodies = [
-        {"gateway": "gw1", "phone": "+491701234567", "message": f"m{i}"} for i in range(40)
-    ]
+    bodies = [{"gateway": "gw1", "phone": "+491701234567", "message": f"m{i}"} for i in range(40)]
     await asyncio.gather(*(admin_api.post("/sms/send", b) for b in bodies))
     assert sorted(r.body for r in http_sink.requests) == sorted(
         f"to=%2B491701234567&text=m{i}".encode() for i in range(40)

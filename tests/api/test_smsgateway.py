@@ -156,8 +156,14 @@ async def test_secrets_by_name_are_encrypted_at_rest_and_censored_on_read(admin_
 async def test_explicit_flag_makes_any_key_secret(admin_api, runtime):
     await admin_api.post(
         "/smsgateway",
-        gateway(**{"option.apikey": "k", "secret.option.apikey": "1", "header.Auth": "t",
-                   "secret.header.Auth": "1"}),
+        gateway(
+            **{
+                "option.apikey": "k",
+                "secret.option.apikey": "1",
+                "header.Auth": "t",
+                "secret.header.Auth": "1",
+            }
+        ),
         form=True,
     )
     [listed] = await admin_api.value("/smsgateway/")
@@ -169,8 +175,14 @@ async def test_name_rule_holds_even_when_other_keys_are_flagged(admin_api):
     # privacyIDEA's flaw: one explicit flag switched the PASSWORD rule off and stored it in clear.
     await admin_api.post(
         "/smsgateway",
-        gateway(**{"option.PASSWORD": "pw", "option.apikey": "k", "secret.option.apikey": "1",
-                   "secret.option.PASSWORD": "0"}),
+        gateway(
+            **{
+                "option.PASSWORD": "pw",
+                "option.apikey": "k",
+                "secret.option.apikey": "1",
+                "secret.option.PASSWORD": "0",
+            }
+        ),
         form=True,
     )
     [listed] = await admin_api.value("/smsgateway/")
@@ -261,8 +273,12 @@ async def test_unicode_and_sql_looking_names_are_stored_verbatim(admin_api):
 
 async def test_invalid_json_is_a_400(admin_api):
     error = await admin_api.error(
-        "POST", "/smsgateway", status=400, code=905,
-        content=b'{"name": "gw1", "module": ', headers={"Content-Type": "application/json"},
+        "POST",
+        "/smsgateway",
+        status=400,
+        code=905,
+        content=b'{"name": "gw1", "module": ',
+        headers={"Content-Type": "application/json"},
     )
     assert "JSON" in error["message"]
     assert await admin_api.value("/smsgateway/") == []
@@ -274,7 +290,10 @@ async def test_a_json_array_instead_of_an_object_is_a_400(admin_api):
 
 async def test_wrong_content_type_is_a_415_naming_it(admin_api):
     error = await admin_api.error(
-        "POST", "/smsgateway", status=415, content=b"name=gw1",
+        "POST",
+        "/smsgateway",
+        status=415,
+        content=b"name=gw1",
         headers={"Content-Type": "text/plain"},
     )
     assert "text/plain" in error["message"]
@@ -306,7 +325,9 @@ async def test_writes_are_audited_with_who_what_and_success(admin_api, runtime):
     await admin_api.delete("/smsgateway/gw1")
     async with runtime.db.reading() as tx:
         rows = (await tx.execute(select(AuditEntry).order_by(AuditEntry.id))).scalars().all()
-    writes = [(r.actor, r.action, r.target, r.success) for r in rows if r.action.startswith("smsgateway")]
+    writes = [
+        (r.actor, r.action, r.target, r.success) for r in rows if r.action.startswith("smsgateway")
+    ]
     assert writes == [
         ("admin", "smsgateway_write", "gw1", True),
         ("admin", "smsgateway_write", "gw1", False),
