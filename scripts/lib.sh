@@ -8,8 +8,10 @@ ensure_venv() {
     fi
     local stamp=".venv/.installed${extras:+-$extras}"
     if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-        .venv/bin/python -m pip install --quiet --upgrade pip
-        .venv/bin/python -m pip install --quiet -e ".${extras:+[$extras]}"
+        # The machine's pip configuration may name local indexes that are absent: quieten that.
+        .venv/bin/python -m pip install --quiet --upgrade pip 2> >(grep -v "is ignored" >&2)
+        .venv/bin/python -m pip install --quiet -e ".${extras:+[$extras]}" \
+            2> >(grep -v "is ignored" >&2)
         touch "$stamp"
     fi
 }
