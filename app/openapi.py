@@ -51,7 +51,7 @@ PUBLIC_OPERATIONS = frozenset({"login", "oauth2_token", "health", "validate_chec
 def _add_security(schema: dict[str, Any]) -> None:
     """Admin routes check the token in one flat dependency; say so in the document."""
     schema.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
-    requirement = [{name: []} for name in SECURITY_SCHEMES]
+    requirement: list[dict[str, list[str]]] = [{name: []} for name in SECURITY_SCHEMES]
     for path in schema.get("paths", {}).values():
         for operation in path.values():
             if operation.get("operationId") not in PUBLIC_OPERATIONS:

@@ -72,7 +72,7 @@ class HttpProvider(Provider[HttpOptions]):
         if self._session is None or self._session.closed:
             verify = self.options.CHECK_SSL == "yes"
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=1000, ssl=None if verify else False),
+                connector=aiohttp.TCPConnector(limit=1000, ssl=verify),
                 headers=self.headers,
                 trust_env=False,
             )

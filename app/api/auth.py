@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
@@ -15,7 +15,7 @@ from app.schemas.policy import ADMIN_ACTIONS
 from app.services import admins
 
 router = APIRouter(prefix="/auth", tags=["auth"])
-_ERRORS = {
+_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorEnvelope, "description": "Missing or invalid parameter"},
     401: {"model": ErrorEnvelope, "description": "Wrong credentials (code 4031)"},
     429: {"model": ErrorEnvelope, "description": "Locked out after repeated failures"},
@@ -31,7 +31,7 @@ class AuthAnswer(AuthEnvelope[AuthValue, NoDetail]):
     operation_id="login",
     summary="Log in as an admin and get a JWT",
     response_model=AuthAnswer,
-    responses=_ERRORS,  # type: ignore[arg-type]
+    responses=_ERRORS,
 )
 async def login(body: AuthIn, rt: Rt, request: Request) -> AuthEnvelope[AuthValue, NoDetail]:
     token = await admins.login(rt, body.username, body.password, client_ip(request))
@@ -44,7 +44,7 @@ async def login(body: AuthIn, rt: Rt, request: Request) -> AuthEnvelope[AuthValu
     operation_id="oauth2_token",
     summary="OAuth2 password flow (Swagger UI's Authorize button)",
     response_model=OAuth2Token,
-    responses=_ERRORS,  # type: ignore[arg-type]
+    responses=_ERRORS,
 )
 async def token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()], rt: Rt, request: Request

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -38,9 +38,11 @@ def ok_detail(value: V, detail: D) -> Envelope[V, D]:
     return Envelope[Any, Any](result=Result(value=value), detail=detail)
 
 
-def auth_answer(value: V, authentication: str, detail: D) -> AuthEnvelope[V, D]:
+def auth_answer(
+    value: V, authentication: Literal["ACCEPT", "REJECT", "CHALLENGE"], detail: D
+) -> AuthEnvelope[V, D]:
     return AuthEnvelope[Any, Any](
-        result=AuthResult(value=value, authentication=authentication),  # type: ignore[arg-type]
+        result=AuthResult(value=value, authentication=authentication),
         detail=detail,
     )
 
@@ -82,7 +84,7 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        _, message = describe_validation(list(exc.errors()))
+        message = describe_validation(list(exc.errors()))[1]
         return error_response(400, 905, message)
 
     @app.exception_handler(StarletteHTTPException)

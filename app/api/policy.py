@@ -35,7 +35,7 @@ class PolicyDeleteAnswer(Envelope[int, NoDetail]):
     operation_id="set_policy",
     summary="Create or update a policy",
     response_model=PolicySetAnswer,
-    responses=ERRORS,  # type: ignore[arg-type]
+    responses=ERRORS,
 )
 async def set_policy(
     name: PolicyName,
@@ -51,7 +51,7 @@ async def set_policy(
     operation_id="list_policies",
     summary="List policies",
     response_model=PolicyListAnswer,
-    responses=ERRORS,  # type: ignore[arg-type]
+    responses=ERRORS,
 )
 @router.get("", include_in_schema=False)
 async def list_policies(
@@ -65,7 +65,7 @@ async def list_policies(
     operation_id="get_policy",
     summary="One policy, as a list (empty if unknown)",
     response_model=PolicyListAnswer,
-    responses=ERRORS,  # type: ignore[arg-type]
+    responses=ERRORS,
 )
 async def get_policy(
     name: PolicyName, rt: Rt, _: Annotated[Caller, Depends(allow("policyread"))]
@@ -78,7 +78,7 @@ async def get_policy(
     operation_id="delete_policy",
     summary="Delete a policy",
     response_model=PolicyDeleteAnswer,
-    responses=ERRORS,  # type: ignore[arg-type]
+    responses=ERRORS,
 )
 async def delete_policy(
     name: PolicyName, rt: Rt, caller: Annotated[Caller, Depends(allow("policywrite"))]

@@ -34,7 +34,7 @@ class MessagePageAnswer(Envelope[MessagePage, NoDetail]):
     responses={
         **ERRORS,
         502: {"model": ErrorEnvelope, "description": "The gateway could not send (code 801)"},
-    },  # type: ignore[dict-item]
+    },
 )
 async def send_sms(
     body: SmsIn, rt: Rt, caller: Annotated[Caller, Depends(allow("sms_send"))]
@@ -47,7 +47,7 @@ async def send_sms(
     operation_id="list_messages",
     summary="The message log (never the message text)",
     response_model=MessagePageAnswer,
-    responses=ERRORS,  # type: ignore[arg-type]
+    responses=ERRORS,
 )
 async def list_messages(
     rt: Rt,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path
 
@@ -17,7 +17,7 @@ router = APIRouter(prefix="/smsgateway", tags=["smsgateway"])
 Reader = Annotated[Caller, Depends(allow("smsgateway_read"))]
 Writer = Annotated[Caller, Depends(allow("smsgateway_write"))]
 GatewayId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The gateway's numeric id")]
-ERRORS = {
+ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorEnvelope, "description": text}
     for status, text in {
         400: "Missing or invalid parameter (code 905), naming the field",
@@ -54,7 +54,7 @@ class CountAnswer(Envelope[int, NoDetail]):
     "is stored. privacyIDEA's flattened keys (`option.URL`, `header.X-Key`, "
     "`secret.option.KEY=1`) are accepted beside the nested objects, as JSON or form data.",
     response_model=GatewayIdAnswer,
-    responses=ERRORS,  # type: ignore[arg-type]
+    responses=ERRORS,
 )
 @router.post("/", include_in_schema=False)
 async def set_gateway(body: GatewayIn, rt: Rt, caller: Writer) -> Envelope[int, NoDetail]:
@@ -66,7 +66,7 @@ async def set_gateway(body: GatewayIn, rt: Rt, caller: Writer) -> Envelope[int, 
     operation_id="list_gateways",
     summary="List all gateways",
     response_model=GatewayListAnswer,
-    responses=ERRORS,  # type: ignore[arg-type]
+    responses=ERRORS,
 )
 @router.get("/", include_in_schema=False)
 async def list_gateways(rt: Rt, _: Reader) -> Envelope[list[GatewayOut], NoDetail]:
@@ -79,7 +79,7 @@ async def list_gateways(rt: Rt, _: Reader) -> Envelope[list[GatewayOut], NoDetai
     summary="The providers and their parameters",
     response_model=ProvidersAnswer,
     response_model_exclude_none=True,
-    responses=ERRORS,  # type: ignore[arg-type]
+    responses=ERRORS,
 )
 async def list_providers(_: Reader) -> Envelope[dict[str, ProviderInfo], NoDetail]:
     return ok(gateways.providers())
@@ -90,7 +90,7 @@ async def list_providers(_: Reader) -> Envelope[dict[str, ProviderInfo], NoDetai
     operation_id="get_gateway",
     summary="One gateway, as a one-element list ([] if the id is unknown)",
     response_model=GatewayListAnswer,
-    responses=ERRORS,  # type: ignore[arg-type]
+    responses=ERRORS,
 )
 async def get_gateway(gwid: GatewayId, rt: Rt, _: Reader) -> Envelope[list[GatewayOut], NoDetail]:
     return ok(await gateways.listing(rt, gwid))
@@ -101,7 +101,7 @@ async def get_gateway(gwid: GatewayId, rt: Rt, _: Reader) -> Envelope[list[Gatew
     operation_id="delete_gateway_option",
     summary="Delete one option (or `header.<K>` header) of a gateway",
     response_model=CountAnswer,
-    responses=ERRORS,  # type: ignore[arg-type]
+    responses=ERRORS,
 )
 async def delete_gateway_option(
     gwid: GatewayId,
@@ -117,7 +117,7 @@ async def delete_gateway_option(
     operation_id="delete_gateway",
     summary="Delete a gateway by name; the value is the number deleted (0 if none)",
     response_model=CountAnswer,
-    responses=ERRORS,  # type: ignore[arg-type]
+    responses=ERRORS,
 )
 async def delete_gateway(
     name: Annotated[str, Path(min_length=1, max_length=255)], rt: Rt, caller: Writer

@@ -39,7 +39,7 @@ async def lock_of(tx: AsyncSession, username: str) -> LoginFailure | None:
 async def count_failure(tx: AsyncSession, username: str) -> int:
     """Add one failure atomically (concurrent workers each count) and return the total."""
     table = LoginFailure.__table__  # type: ignore[attr-defined]
-    insert = pg_insert if tx.bind.dialect.name == "postgresql" else sqlite_insert
+    insert = pg_insert if tx.get_bind().dialect.name == "postgresql" else sqlite_insert
     statement = (
         insert(table)
         .values(username=username, failures=1, last_failure=utcnow())

@@ -16,7 +16,7 @@ async def active_admin_policies(tx: AsyncSession) -> Sequence[Policy]:
 
 
 async def listing(tx: AsyncSession, name: str | None = None) -> Sequence[Policy]:
-    query = select(Policy).order_by(Policy.name)  # type: ignore[arg-type]
+    query = select(Policy).order_by(Policy.name)
     if name is not None:
         query = query.where(Policy.name == name)  # type: ignore[arg-type]
     return (await tx.execute(query)).scalars().all()

@@ -75,6 +75,7 @@ async def save(rt: Runtime, form: GatewayIn, caller: Caller) -> int:
                 )
                 rows.append(
                     GatewayOption(
+                        gateway_id=0,  # set by the repository once the gateway has an id
                         kind=kind,
                         key=key,
                         value=rt.box.seal(value) if secret else value,
