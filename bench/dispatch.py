@@ -44,7 +44,7 @@ async def http_run(
             {"gateway": gateway, "phone": f"+4917{i:08d}", "message": f"Code {i:06d}"}
             for i in range(sends)
         ]
-        run, _ = await drive(client, "POST", "/sms/send", bodies, concurrency)
+        run, _ = await drive(client, "POST", "/sms/send", bodies, concurrency, ramp=delay)
         arrived = await sink_count(sink) - before_sink
         logged = await client.call("GET", f"/sms/messages?gateway={gateway}&pagesize=1")
         rows = logged["result"]["value"]["count"] - before_log["result"]["value"]["count"]

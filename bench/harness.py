@@ -207,9 +207,19 @@ class RawConnection:
 
 
 async def drive(
-    client: Client, method: str, path: str, bodies: Sequence[Any], concurrency: int
+    client: Client,
+    method: str,
+    path: str,
+    bodies: Sequence[Any],
+    concurrency: int,
+    ramp: float = 0.0,
 ) -> tuple[Run, list[Any]]:
-    """Send every body with at most `concurrency` in flight; collect latencies and answers."""
+    """Send every body with at most `concurrency` in flight; collect latencies and answers.
+
+    `ramp` spreads the start of the connections over that many seconds, as load tools do:
+    started all at once, the requests would reach a fixed-delay gateway and come back in
+    lock-step waves for the whole run, which real traffic does not do.
+    """
     queue: asyncio.Queue[tuple[int, Any]] = asyncio.Queue()
     for item in enumerate(bodies):
         queue.put_nowait(item)
@@ -217,8 +227,10 @@ async def drive(
     latencies: list[float] = []
     failed = 0
 
-    async def worker() -> None:
+    async def worker(number: int) -> None:
         nonlocal failed
+        if ramp:
+            await asyncio.sleep(ramp * number / concurrency)
         connection = RawConnection(client.base, client.token)
         try:
             while not queue.empty():
@@ -233,7 +245,7 @@ async def drive(
             connection.close()
 
     started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await asyncio.gather(*(worker(number) for number in range(concurrency)))
     elapsed = time.perf_counter() - started
     return Run(len(bodies) - failed, failed, elapsed, latencies), answers
 
