@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app import __version__
-from app.api import auth, health, policy, sms, smsgateway
+from app.api import audit, auth, health, policy, sms, smsgateway
 from app.api.body import BodyMiddleware
 from app.api.docs import install_docs
 from app.api.envelope import install_handlers
@@ -34,6 +34,7 @@ TAGS = [
     {"name": "smsgateway", "description": "SMS gateway definitions, privacyIDEA-compatible"},
     {"name": "sms", "description": "Send an SMS through a gateway; the message log"},
     {"name": "policy", "description": "Admin policies"},
+    {"name": "audit", "description": "The audit trail"},
     {"name": "health", "description": "Liveness"},
 ]
 
@@ -96,6 +97,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_bytes=settings.max_body_bytes,
         form_only_paths=frozenset({"/auth/token"}),
     )
-    for module in (auth, smsgateway, sms, policy, health):
+    for module in (auth, smsgateway, sms, policy, audit, health):
         app.include_router(module.router)
     return app

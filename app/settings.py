@@ -30,8 +30,10 @@ class Settings(BaseSettings):
     port: int = 8000
     max_body_bytes: int = Field(1_048_576, gt=0, description="Larger request bodies are a 413")
     cache_seconds: float = Field(
-        2.0, ge=0, description="How long a worker may serve gateway definitions and policies "
-        "from memory before re-reading them (its own writes clear them at once)"
+        2.0,
+        ge=0,
+        description="How long a worker may serve gateway definitions and policies "
+        "from memory before re-reading them (its own writes clear them at once)",
     )
     login_max_failures: int = Field(5, gt=0, description="Failed logins before a lock-out")
     login_lockout_seconds: int = Field(300, ge=0, description="How long a lock-out lasts")

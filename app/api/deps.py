@@ -33,7 +33,6 @@ async def get_runtime(request: Request) -> Runtime:
 Rt = Annotated[Runtime, Depends(get_runtime)]
 
 
-
 def client_ip(request: Request) -> str:
     return request.client.host if request.client else ""
 

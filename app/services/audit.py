@@ -5,12 +5,18 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import audit_repo
 from app.db.engine import Database
+
+if TYPE_CHECKING:
+    from app.runtime import Runtime
 from app.errors import SmsgwError
+from app.schemas.audit import AuditOut, AuditPage
+from app.services.paging import neighbours
 
 
 @dataclass(frozen=True)
@@ -45,3 +51,31 @@ async def audited(
                 info=exc.message[:500],
             )
         raise
+
+
+async def page(
+    rt: Runtime,
+    *,
+    action: str | None,
+    actor: str | None,
+    success: bool | None,
+    page: int,
+    pagesize: int,
+) -> AuditPage:
+    async with rt.db.reading() as tx:
+        total, rows = await audit_repo.page(
+            tx,
+            action=action,
+            actor=actor,
+            success=success,
+            offset=(page - 1) * pagesize,
+            limit=pagesize,
+        )
+    following, previous = neighbours(total, page, pagesize)
+    return AuditPage(
+        auditdata=[AuditOut.model_validate(r, from_attributes=True) for r in rows],
+        count=total,
+        current=page,
+        next=following,
+        prev=previous,
+    )

@@ -10,6 +10,7 @@ from app.runtime import Runtime
 from app.schemas.sms import MessageOut, MessagePage, SmsIn
 from app.services import dispatch
 from app.services.audit import Caller
+from app.services.paging import neighbours
 from app.services.phone import normalise
 
 
@@ -46,11 +47,11 @@ async def page(
             offset=(page - 1) * pagesize,
             limit=pagesize,
         )
-    last = max(1, -(-total // pagesize))
+    following, previous = neighbours(total, page, pagesize)
     return MessagePage(
         messages=[dispatch.to_out(r.model_dump()) for r in rows],
         count=total,
         current=page,
-        next=page + 1 if page < last else None,
-        prev=page - 1 if page > 1 else None,
+        next=following,
+        prev=previous,
     )
