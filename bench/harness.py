@@ -13,7 +13,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -148,6 +148,8 @@ class Run:
     failed: int
     elapsed: float
     latencies: list[float]
+    finished_at: list[float] = field(default_factory=list)  # seconds since the start
+    ramp: float = 0.0
 
     def figures(self) -> dict[str, float]:
         ordered = sorted(self.latencies)
@@ -155,12 +157,18 @@ class Run:
         def pct(p: float) -> float:
             return round(ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000, 1)
 
-        return {
+        figures: dict[str, float] = {
             "requests": self.ok + self.failed,
             "ok": self.ok,
             "failed": self.failed,
             "elapsed_s": round(self.elapsed, 3),
             "per_s": round((self.ok + self.failed) / self.elapsed, 1),
+        }
+        if self.ramp:
+            # Once every connection is open: the rate the service sustains under full load.
+            steady = [t for t in self.finished_at if t >= self.ramp]
+            figures["steady_per_s"] = round(len(steady) / (self.elapsed - self.ramp), 1)
+        return figures | {
             "p50_ms": pct(0.50),
             "p99_ms": pct(0.99),
             "max_ms": round(max(ordered) * 1000, 1),
@@ -225,7 +233,9 @@ async def drive(
         queue.put_nowait(item)
     answers: list[Any] = [None] * len(bodies)
     latencies: list[float] = []
+    finished_at: list[float] = []
     failed = 0
+    begun = time.perf_counter()
 
     async def worker(number: int) -> None:
         nonlocal failed
@@ -237,17 +247,18 @@ async def drive(
                 index, body = queue.get_nowait()
                 started = time.perf_counter()
                 status, answer = await connection.request(method, path, body)
-                latencies.append(time.perf_counter() - started)
+                finished = time.perf_counter()
+                latencies.append(finished - started)
+                finished_at.append(finished - begun)
                 answers[index] = answer
                 if status != 200:
                     failed += 1
         finally:
             connection.close()
 
-    started = time.perf_counter()
     await asyncio.gather(*(worker(number) for number in range(concurrency)))
-    elapsed = time.perf_counter() - started
-    return Run(len(bodies) - failed, failed, elapsed, latencies), answers
+    elapsed = time.perf_counter() - begun
+    return Run(len(bodies) - failed, failed, elapsed, latencies, finished_at, ramp), answers
 
 
 async def sink_count(session_base: str) -> int:
