@@ -31,7 +31,7 @@ def install_docs(app: FastAPI) -> None:
             swagger_css_url="/static/docs/swagger-ui.css",
             swagger_favicon_url="/static/docs/favicon.png",
             oauth2_redirect_url="/docs/oauth2-redirect",
-            swagger_ui_parameters={"persistAuthorization": True, "tryItOutEnabled": True},
+            swagger_ui_parameters={"persistAuthorization": True},
         )
 
     @app.get("/docs/oauth2-redirect", include_in_schema=False)

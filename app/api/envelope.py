@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Mapping
 from typing import Any, Literal, TypeVar
 
 from fastapi import FastAPI, Request
@@ -47,10 +49,13 @@ def auth_answer(
     )
 
 
-def error_response(status: int, code: int, message: str) -> JSONResponse:
+def error_response(
+    status: int, code: int, message: str, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
     body = ErrorEnvelope(result=ErrorResult(error=ErrorInfo(code=code, message=message)))
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse(body.model_dump(mode="json"), status_code=status, headers=headers)
+    merged = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    merged.update(headers or {})
+    return JSONResponse(body.model_dump(mode="json"), status_code=status, headers=merged)
 
 
 def _field(loc: tuple[Any, ...]) -> str:
@@ -77,6 +82,19 @@ def describe_validation(errors: list[Any]) -> tuple[str, str]:
     return "invalid", "ERR905: Invalid parameter: " + "; ".join(parts)
 
 
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """The methods the OpenAPI document lists for the most specific template matching path."""
+    matches: list[tuple[int, list[str]]] = []
+    for template, operations in app.openapi().get("paths", {}).items():
+        pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, path):
+            matches.append((template.count("{"), [m.upper() for m in operations]))
+    if not matches:
+        return []
+    fewest = min(count for count, _ in matches)
+    return sorted({m for count, methods in matches if count == fewest for m in methods})
+
+
 def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(SmsgwError)
     async def _domain(_: Request, exc: SmsgwError) -> JSONResponse:
@@ -88,9 +106,13 @@ def install_handlers(app: FastAPI) -> None:
         return error_response(400, 905, message)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, exc.status_code)
-        return error_response(exc.status_code, code, str(exc.detail))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # The router names only the first route it tried; the document knows them all.
+            headers["Allow"] = ", ".join(allowed_methods(app, request.url.path))
+        return error_response(exc.status_code, code, str(exc.detail), headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -17,6 +17,11 @@ router = APIRouter(prefix="/smsgateway", tags=["smsgateway"])
 Reader = Annotated[Caller, Depends(allow("smsgateway_read"))]
 Writer = Annotated[Caller, Depends(allow("smsgateway_write"))]
 GatewayId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The gateway's numeric id")]
+# privacyIDEA reads /smsgateway/<x> as an id for GET and as a name for DELETE; one path
+# template with a per-method type says exactly that.
+GatewayIdentifier = Annotated[
+    int, Path(ge=1, le=2**31 - 1, alias="identifier", description="The gateway's numeric id")
+]
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorEnvelope, "description": text}
     for status, text in {
@@ -86,13 +91,15 @@ async def list_providers(_: Reader) -> Envelope[dict[str, ProviderInfo], NoDetai
 
 
 @router.get(
-    "/{gwid}",
+    "/{identifier}",
     operation_id="get_gateway",
     summary="One gateway, as a one-element list ([] if the id is unknown)",
     response_model=GatewayListAnswer,
     responses=ERRORS,
 )
-async def get_gateway(gwid: GatewayId, rt: Rt, _: Reader) -> Envelope[list[GatewayOut], NoDetail]:
+async def get_gateway(
+    gwid: GatewayIdentifier, rt: Rt, _: Reader
+) -> Envelope[list[GatewayOut], NoDetail]:
     return ok(await gateways.listing(rt, gwid))
 
 
@@ -113,13 +120,17 @@ async def delete_gateway_option(
 
 
 @router.delete(
-    "/{name}",
+    "/{identifier}",
     operation_id="delete_gateway",
     summary="Delete a gateway by name; the value is the number deleted (0 if none)",
     response_model=CountAnswer,
     responses=ERRORS,
 )
 async def delete_gateway(
-    name: Annotated[str, Path(min_length=1, max_length=255)], rt: Rt, caller: Writer
+    name: Annotated[
+        str, Path(min_length=1, max_length=255, alias="identifier", description="Gateway name")
+    ],
+    rt: Rt,
+    caller: Writer,
 ) -> Envelope[int, NoDetail]:
     return ok(await gateways.delete(rt, name, caller))

@@ -82,7 +82,7 @@ async def test_get_by_id_is_a_one_element_list_and_unknown_id_an_empty_list(admi
 
 async def test_non_numeric_id_is_a_400_not_a_listing(admin_api):
     error = await admin_api.error("GET", "/smsgateway/abc", status=400, code=905)
-    assert "gwid" in error["message"]
+    assert "identifier" in error["message"]
 
 
 async def test_providers_lists_every_provider_with_its_parameters(admin_api):
