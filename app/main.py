@@ -9,11 +9,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app import __version__
-from app.api import audit, auth, health, policy, sms, smsgateway
+from app.api import audit, auth, health, policy, sms, smsgateway, system, token, validate
 from app.api.body import BodyMiddleware
 from app.api.docs import install_docs
 from app.api.envelope import install_handlers
 from app.db.engine import Database
+from app.db.tables import AuditEntry, MessageLog
 from app.migrations import upgrade
 from app.openapi import install_openapi
 from app.runtime import Runtime
@@ -21,8 +22,8 @@ from app.security import keys
 from app.security.secret_box import SecretBox
 from app.security.tokens import TokenIssuer
 from app.services import admins
+from app.services.batch_writer import BatchWriter
 from app.services.cache import TtlCache
-from app.services.message_log import MessageLogWriter
 from app.services.provider_pool import ProviderPool
 from app.settings import Settings, get_settings
 from providers.base import ProviderContext
@@ -33,6 +34,9 @@ TAGS = [
     {"name": "auth", "description": "Admin login (privacyIDEA's /auth and OAuth2 for Swagger UI)"},
     {"name": "smsgateway", "description": "SMS gateway definitions, privacyIDEA-compatible"},
     {"name": "sms", "description": "Send an SMS through a gateway; the message log"},
+    {"name": "token", "description": "SMS OTP tokens, privacyIDEA-compatible"},
+    {"name": "validate", "description": "Logins: PIN, then the OTP from the SMS"},
+    {"name": "system", "description": "sms.* configuration"},
     {"name": "policy", "description": "Admin policies"},
     {"name": "audit", "description": "The audit trail"},
     {"name": "health", "description": "Liveness"},
@@ -52,9 +56,11 @@ def build_runtime(settings: Settings) -> Runtime:
         issuer=TokenIssuer(keys.jwt_key(settings.data_dir, signing), settings.jwt_lifetime_seconds),
         provider_context=context,
         pool=ProviderPool(context),
-        message_log=MessageLogWriter(db),
+        message_log=BatchWriter(db, MessageLog.__table__),  # type: ignore[attr-defined]
+        audit_log=BatchWriter(db, AuditEntry.__table__),  # type: ignore[attr-defined]
         gateway_cache=TtlCache(settings.cache_seconds),
         policy_cache=TtlCache(settings.cache_seconds),
+        config_cache=TtlCache(settings.cache_seconds),
     )
 
 
@@ -74,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await runtime.message_log.aclose()
+            await runtime.audit_log.aclose()
             await runtime.pool.aclose()
             await runtime.db.dispose()
 
@@ -97,6 +104,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_bytes=settings.max_body_bytes,
         form_only_paths=frozenset({"/auth/token"}),
     )
-    for module in (auth, smsgateway, sms, policy, audit, health):
+    for module in (auth, smsgateway, sms, token, validate, system, policy, audit, health):
         app.include_router(module.router)
     return app

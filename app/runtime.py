@@ -8,8 +8,8 @@ from app.db.engine import Database
 from app.db.tables import Policy
 from app.security.secret_box import SecretBox
 from app.security.tokens import TokenIssuer
+from app.services.batch_writer import BatchWriter
 from app.services.cache import TtlCache
-from app.services.message_log import MessageLogWriter
 from app.services.provider_pool import GatewayConfig, ProviderPool
 from app.settings import Settings
 from providers.base import ProviderContext
@@ -23,7 +23,9 @@ class Runtime:
     issuer: TokenIssuer
     provider_context: ProviderContext
     pool: ProviderPool
-    message_log: MessageLogWriter
+    message_log: BatchWriter
+    audit_log: BatchWriter
     # Read on every request; see TtlCache for how stale they may be.
     gateway_cache: TtlCache[str, GatewayConfig]
     policy_cache: TtlCache[str, list[Policy]]
+    config_cache: TtlCache[str, dict[str, str]]

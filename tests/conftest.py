@@ -77,8 +77,8 @@ async def runtime(service: FastAPI) -> AsyncIterator[Runtime]:
     async with rt.db.transaction() as tx:
         for table in tables:
             await tx.execute(text(f'DELETE FROM "{table}"'))
-    rt.gateway_cache.clear()
-    rt.policy_cache.clear()
+    for cache in (rt.gateway_cache, rt.policy_cache, rt.config_cache):
+        cache.clear()
     await admins.bootstrap(rt)
     yield rt
     rt.gateway_cache.clear()

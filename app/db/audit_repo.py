@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from app.db.tables import AuditEntry
 
@@ -59,3 +60,8 @@ async def page(
         query.order_by(AuditEntry.id.desc()).offset(offset).limit(limit)  # type: ignore[union-attr]
     )
     return int(total), rows.scalars().all()
+
+
+def add_sync(tx: Session, **fields: str | bool) -> None:
+    """The same row as `add`, inside a plain-Session transaction."""
+    tx.add(AuditEntry(**fields))  # type: ignore[arg-type]

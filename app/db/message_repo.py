@@ -4,20 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
 
 from app.db.tables import MessageLog
-
-
-def add_all(tx: Session, entries: list[dict[str, Any]]) -> list[int]:
-    """Insert rows given as column values (a Core insert: no ORM bookkeeping per row)."""
-    table = MessageLog.__table__  # type: ignore[attr-defined]
-    statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-    return [int(row_id) for row_id in tx.execute(statement, entries).scalars()]
 
 
 async def page(

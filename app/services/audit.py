@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from app.db import audit_repo
 from app.db.engine import Database
-
-if TYPE_CHECKING:
-    from app.runtime import Runtime
+from app.db.tables import utcnow
 from app.errors import SmsgwError
 from app.schemas.audit import AuditOut, AuditPage
 from app.services.paging import neighbours
+
+if TYPE_CHECKING:
+    from app.runtime import Runtime
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -79,3 +83,60 @@ async def page(
         next=following,
         prev=previous,
     )
+
+
+async def note(
+    rt: Runtime,
+    *,
+    action: str,
+    success: bool,
+    actor: str = "",
+    target: str = "",
+    info: str = "",
+    client_ip: str = "",
+    serial: str = "",
+    user: str = "",
+    realm: str = "",
+) -> None:
+    """An audit row on a hot path (a login): batched with others, never a PIN or OTP."""
+    await rt.audit_log.record(
+        {
+            "ts": utcnow(),
+            "actor": actor[:255],
+            "action": action,
+            "target": target[:2000],
+            "success": success,
+            "info": info[:2000],
+            "client_ip": client_ip[:64],
+            "serial": serial[:64],
+            "user": user[:255],
+            "realm": realm[:255],
+        }
+    )
+
+
+async def audited_write(
+    rt: Runtime, caller: Caller, action: str, target: str, work: Callable[[Session], T]
+) -> T:
+    """`work` and its audit row in one write transaction; a refusal is audited after it."""
+
+    def with_audit(tx: Session) -> T:
+        result = work(tx)
+        audit_repo.add_sync(
+            tx, actor=caller.name, action=action, target=target, client_ip=caller.ip
+        )
+        return result
+
+    try:
+        return await rt.db.write(with_audit)
+    except SmsgwError as exc:
+        await note(
+            rt,
+            action=action,
+            success=False,
+            actor=caller.name,
+            target=target,
+            info=exc.message[:500],
+            client_ip=caller.ip,
+        )
+        raise

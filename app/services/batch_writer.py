@@ -1,5 +1,8 @@
-"""Writes message-log rows in batches: one transaction for every send that finished
-meanwhile, instead of one each. A send still waits until its row is committed."""
+"""Append-only rows written in batches: one transaction for every row that arrived
+meanwhile, instead of one each. A caller still waits until its row is committed.
+
+Used for the rows every send and every login writes: the message log and the audit trail.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +11,19 @@ import contextlib
 import logging
 from typing import Any
 
-from app.db import message_repo
+from sqlalchemy import Table, insert
+from sqlalchemy.orm import Session
+
 from app.db.engine import Database
 
-log = logging.getLogger("smsgw.message_log")
+log = logging.getLogger("smsgw.batch_writer")
 _MAX_BATCH = 500
 
 
-class MessageLogWriter:
-    def __init__(self, db: Database) -> None:
+class BatchWriter:
+    def __init__(self, db: Database, table: Table) -> None:
         self.db = db
+        self.table = table
         self._queue: asyncio.Queue[tuple[dict[str, Any], asyncio.Future[int]]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
@@ -41,9 +47,9 @@ class MessageLogWriter:
     async def _write(self, batch: list[tuple[dict[str, Any], asyncio.Future[int]]]) -> None:
         try:
             entries = [entry for entry, _ in batch]
-            ids = await self.db.write(lambda tx: message_repo.add_all(tx, entries))
+            ids = await self.db.write(lambda tx: self._insert(tx, entries))
         except Exception as exc:
-            log.error("message log write failed: %s", exc)
+            log.error("batch write to %s failed: %s", self.table.name, exc)
             for _, done in batch:
                 if not done.done():
                     done.set_exception(exc)
@@ -51,6 +57,11 @@ class MessageLogWriter:
         for (_, done), row_id in zip(batch, ids, strict=True):
             if not done.done():
                 done.set_result(row_id)
+
+    def _insert(self, tx: Session, entries: list[dict[str, Any]]) -> list[int]:
+        # A Core insert: no ORM bookkeeping per row.
+        statement = insert(self.table).returning(self.table.c.id, sort_by_parameter_order=True)
+        return [int(row_id) for row_id in tx.execute(statement, entries).scalars()]
 
     async def aclose(self) -> None:
         if self._task is not None:

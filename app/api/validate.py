@@ -1,0 +1,58 @@
+"""/validate: the logins of an authentication service (privacyIDEA's wire format)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+
+from app.api.deps import Rt, allow, client_ip
+from app.api.envelope import auth_answer
+from app.api.smsgateway import ERRORS
+from app.schemas.envelope import AuthEnvelope
+from app.schemas.validate import CheckDetail, CheckIn, TriggerIn
+from app.services import validation
+from app.services.audit import Caller
+
+router = APIRouter(prefix="/validate", tags=["validate"])
+
+
+class CheckAnswer(AuthEnvelope[bool, CheckDetail]):
+    """result.value is true for ACCEPT; CHALLENGE carries detail.transaction_id."""
+
+
+class TriggerAnswer(AuthEnvelope[int, CheckDetail]):
+    """result.value is the number of challenges started."""
+
+
+@router.post(
+    "/check",
+    operation_id="validate_check",
+    summary="Check a PIN (starts an SMS challenge), PIN+OTP, or transaction_id + OTP",
+    response_model=CheckAnswer,
+    response_model_exclude_none=True,
+    responses={400: ERRORS[400], 413: ERRORS[413], 415: ERRORS[415]},
+)
+async def validate_check(
+    body: CheckIn, rt: Rt, request: Request
+) -> AuthEnvelope[bool, CheckDetail]:
+    outcome = await validation.check(rt, body, client_ip(request))
+    return auth_answer(outcome.value, outcome.authentication, outcome.detail)
+
+
+@router.post(
+    "/triggerchallenge",
+    operation_id="trigger_challenge",
+    summary="Send the SMS without the PIN (the caller checked the first factor)",
+    response_model=TriggerAnswer,
+    response_model_exclude_none=True,
+    responses=ERRORS,
+)
+async def trigger_challenge(
+    body: TriggerIn,
+    rt: Rt,
+    request: Request,
+    _: Annotated[Caller, Depends(allow("triggerchallenge"))],
+) -> AuthEnvelope[int, CheckDetail]:
+    outcome = await validation.trigger(rt, body, client_ip(request))
+    return auth_answer(outcome.challenges, outcome.authentication, outcome.detail)
