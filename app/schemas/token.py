@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Name = Field(default="", max_length=255)
 
@@ -37,10 +37,18 @@ class TokenInitIn(BaseModel):
     sms_identifier: str = Field(
         default="", alias="sms.identifier", max_length=255, description="Gateway name"
     )
-    otplen: Literal[6, 8] = 6
+    otplen: int = Field(6, description="6 or 8 digits", json_schema_extra={"enum": [6, 8]})
     description: str = Field(default="", max_length=2000)
     serial: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
     maxfail: int = Field(default=10, ge=1, le=1000)
+
+
+    @field_validator("otplen")
+    @classmethod
+    def _six_or_eight(cls, value: int) -> int:
+        if value not in (6, 8):
+            raise ValueError("must be 6 or 8")
+        return value
 
 
 class TokenInitDetail(BaseModel):

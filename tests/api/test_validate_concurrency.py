@@ -1,0 +1,57 @@
+"""Counting is race-free: the database counts, not process memory."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.api.sms_login import check, enrol, gateway_to_sink, last_otp
+
+
+async def test_fifty_concurrent_wrong_otps_count_fifty(admin_api, http_sink):
+    await gateway_to_sink(admin_api, http_sink)
+    serial = await enrol(admin_api, maxfail=100)
+    challenge = await check(admin_api, user="alice", realm="corp", **{"pass": "1234"})
+    otp = last_otp(http_sink)
+    wrong = "000000" if otp != "000000" else "111111"
+    body = {
+        "user": "alice",
+        "realm": "corp",
+        "transaction_id": challenge["detail"]["transaction_id"],
+    }
+    answers = await asyncio.gather(
+        *(check(admin_api, **body, **{"pass": wrong}) for _ in range(50))
+    )
+    assert {a["result"]["authentication"] for a in answers} == {"REJECT"}
+    [token] = (await admin_api.value("/token/", params={"serial": serial}))["tokens"]
+    assert token["failcount"] == 50
+
+
+async def test_fifty_concurrent_right_answers_accept_exactly_once(admin_api, http_sink):
+    await gateway_to_sink(admin_api, http_sink)
+    await enrol(admin_api)
+    challenge = await check(admin_api, user="alice", realm="corp", **{"pass": "1234"})
+    body = {
+        "user": "alice",
+        "realm": "corp",
+        "transaction_id": challenge["detail"]["transaction_id"],
+        "pass": last_otp(http_sink),
+    }
+    answers = await asyncio.gather(*(check(admin_api, **body) for _ in range(50)))
+    assert sum(a["result"]["value"] is True for a in answers) == 1
+
+
+async def test_challenges_for_many_users_run_side_by_side(admin_api, http_sink):
+    await gateway_to_sink(admin_api, http_sink)
+    users = [f"user{n}" for n in range(20)]
+    for user in users:
+        await enrol(admin_api, user=user)
+    http_sink.delay = 0.3
+    started = asyncio.get_running_loop().time()
+    answers = await asyncio.gather(
+        *(check(admin_api, user=user, realm="corp", **{"pass": "1234"}) for user in users)
+    )
+    elapsed = asyncio.get_running_loop().time() - started
+    assert {a["result"]["authentication"] for a in answers} == {"CHALLENGE"}
+    assert len(http_sink.requests) == 20
+    # One user's SMS never waits for another's: twenty 300 ms sends overlap.
+    assert elapsed < 20 * 0.3 / 2
