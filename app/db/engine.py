@@ -10,12 +10,15 @@ whole transaction in one thread hop costs about 0.4 ms.
 from __future__ import annotations
 
 import asyncio
+import random
+import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -25,6 +28,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import Session, sessionmaker
 
 T = TypeVar("T")
+_LOCK_WAIT_SECONDS = 30
 
 
 def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
@@ -43,11 +47,26 @@ def _sqlite_sync_engine(url: str, *, immediate: bool) -> Engine:
         max_overflow=8,
         pool_reset_on_return=None,  # every use ends in commit or rollback already
     )
-    _configure_sqlite(engine, immediate=immediate)
+    _configure_sqlite(engine, immediate=immediate, poll_lock=immediate)
     return engine
 
 
-def _configure_sqlite(engine: Engine, *, immediate: bool) -> None:
+def _begin_polling(connection: Any) -> None:
+    """BEGIN IMMEDIATE, retried every fraction of a millisecond while another process holds
+    the write lock: SQLite's own busy handler sleeps 1, 2, 5, 10... 100 ms between tries,
+    which adds tens of milliseconds to every write when two workers share the database."""
+    deadline = time.monotonic() + _LOCK_WAIT_SECONDS
+    while True:
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            return
+        except OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(random.uniform(0.0002, 0.001))
+
+
+def _configure_sqlite(engine: Engine, *, immediate: bool, poll_lock: bool = False) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" event decide how a transaction starts.
@@ -56,14 +75,18 @@ def _configure_sqlite(engine: Engine, *, immediate: bool) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        busy_ms = 0 if poll_lock else _LOCK_WAIT_SECONDS * 1000
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         # A write transaction takes the write lock up front: a deferred one that upgrades
         # later fails at once with "database is locked" when another writer got there first.
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        if poll_lock:
+            _begin_polling(connection)
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 class Database:
