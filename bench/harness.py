@@ -45,10 +45,11 @@ def _wait_http(url: str, process: subprocess.Popen[bytes], seconds: float = 30) 
 
 
 @contextmanager
-def sink_process(delay: float) -> Iterator[str]:
+def sink_process(delay: float, record: bool = False) -> Iterator[str]:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.peers.http_sink", str(port), str(delay)],
+        [sys.executable, "-m", "tests.peers.http_sink", str(port), str(delay)]
+        + (["record"] if record else []),
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
     )

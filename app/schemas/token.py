@@ -42,7 +42,6 @@ class TokenInitIn(BaseModel):
     serial: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
     maxfail: int = Field(default=10, ge=1, le=1000)
 
-
     @field_validator("otplen")
     @classmethod
     def _six_or_eight(cls, value: int) -> int:

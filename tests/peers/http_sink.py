@@ -39,6 +39,9 @@ class HttpSink:
     async def _stats(self, _: web.Request) -> web.StreamResponse:
         return web.json_response({"count": self.count})
 
+    async def _bodies(self, _: web.Request) -> web.StreamResponse:
+        return web.json_response([r.body.decode() for r in self.requests])
+
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
         self.count += 1
@@ -64,6 +67,7 @@ class HttpSink:
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> HttpSink:
         app = web.Application(client_max_size=10 * 1024 * 1024)
         app.router.add_get("/__stats", self._stats)
+        app.router.add_get("/__bodies", self._bodies)
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
         await self._runner.setup()
@@ -90,13 +94,14 @@ class HttpSink:
 
 
 def main() -> None:
-    """Run a sink in its own process: python -m tests.peers.http_sink PORT DELAY."""
+    """Run a sink in its own process: python -m tests.peers.http_sink PORT DELAY [record]."""
     import sys
 
     port, delay = int(sys.argv[1]), float(sys.argv[2])
+    record = sys.argv[3:] == ["record"]
 
     async def serve() -> None:
-        sink = HttpSink(delay=delay, record=False)
+        sink = HttpSink(delay=delay, record=record)
         await sink.start(port=port)
         print(sink.url, flush=True)
         await asyncio.Event().wait()
