@@ -8,17 +8,24 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 
 from app.api.deps import Rt, client_ip
-from app.api.envelope import auth_answer
+from app.api.envelope import auth_answer, error_doc
 from app.schemas.auth import AuthIn, AuthValue, OAuth2Token
-from app.schemas.envelope import AuthEnvelope, ErrorEnvelope, NoDetail
+from app.schemas.envelope import AuthEnvelope, NoDetail
 from app.schemas.policy import ADMIN_ACTIONS
 from app.services import admins
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorEnvelope, "description": "Missing or invalid parameter"},
-    401: {"model": ErrorEnvelope, "description": "Wrong credentials (code 4031)"},
-    429: {"model": ErrorEnvelope, "description": "Locked out after repeated failures"},
+    400: error_doc(
+        400, 905, "Missing or invalid parameter", "ERR905: Missing parameter: 'password'"
+    ),
+    401: error_doc(401, 4031, "Wrong credentials", "Authentication failure. Wrong credentials"),
+    429: error_doc(
+        429,
+        4031,
+        "Locked out after repeated failures",
+        "Too many failed logins for 'admin'; try again in 299 s",
+    ),
 }
 
 

@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.errors import SmsgwError
 from app.schemas.envelope import (
+    Authentication,
     AuthEnvelope,
     AuthResult,
     Envelope,
@@ -44,7 +45,7 @@ def auth_answer(
     value: V, authentication: Literal["ACCEPT", "REJECT", "CHALLENGE"], detail: D
 ) -> AuthEnvelope[V, D]:
     return AuthEnvelope[Any, Any](
-        result=AuthResult(value=value, authentication=authentication),
+        result=AuthResult(value=value, authentication=Authentication(authentication)),
         detail=detail,
     )
 
@@ -56,6 +57,16 @@ def error_response(
     merged = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
     merged.update(headers or {})
     return JSONResponse(body.model_dump(mode="json"), status_code=status, headers=merged)
+
+
+def error_doc(status: int, code: int, description: str, message: str) -> dict[str, Any]:
+    """An OpenAPI `responses` entry: the error envelope, with an example of its real code."""
+    example = ErrorEnvelope(result=ErrorResult(error=ErrorInfo(code=code, message=message)))
+    return {
+        "model": ErrorEnvelope,
+        "description": f"{description} (code {code})",
+        "content": {"application/json": {"example": example.model_dump(mode="json")}},
+    }
 
 
 def _field(loc: tuple[Any, ...]) -> str:

@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from app.api.deps import Rt, allow
-from app.api.envelope import ok
+from app.api.envelope import error_doc, ok
 from app.api.smsgateway import ERRORS
-from app.schemas.envelope import Envelope, ErrorEnvelope, NoDetail
+from app.schemas.envelope import Envelope, NoDetail
 from app.schemas.sms import MessageOut, MessagePage, MessageStatus, SmsIn
 from app.services import messages
 from app.services.audit import Caller
@@ -33,7 +33,12 @@ class MessagePageAnswer(Envelope[MessagePage, NoDetail]):
     response_model=MessageAnswer,
     responses={
         **ERRORS,
-        502: {"model": ErrorEnvelope, "description": "The gateway could not send (code 801)"},
+        502: error_doc(
+            502,
+            801,
+            "The gateway could not send",
+            "SMS gateway 'my-gateway' could not send (message 12): http_500: ...",
+        ),
     },
 )
 async def send_sms(

@@ -7,8 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path
 
 from app.api.deps import Rt, allow
-from app.api.envelope import ok
-from app.schemas.envelope import Envelope, ErrorEnvelope, NoDetail
+from app.api.envelope import error_doc, ok
+from app.schemas.envelope import Envelope, NoDetail
 from app.schemas.smsgateway import GatewayIn, GatewayOut, ProviderInfo
 from app.services import gateways
 from app.services.audit import Caller
@@ -23,16 +23,20 @@ GatewayIdentifier = Annotated[
     int, Path(ge=1, le=2**31 - 1, alias="identifier", description="The gateway's numeric id")
 ]
 ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorEnvelope, "description": text}
-    for status, text in {
-        400: "Missing or invalid parameter (code 905), naming the field",
-        401: "No, bad or expired token (codes 4033, 4304)",
-        403: "Not allowed by the admin policies (code 303)",
-        404: "Not found (code 601)",
-        413: "Request body too large",
-        415: "Unsupported content type",
-    }.items()
-}
+    status: error_doc(status, code, description, example)
+    for status, code, description, example in (
+        (400, 905, "Missing or invalid parameter, naming the field",
+         "ERR905: Missing parameter: 'name'"),
+        (401, 4033, "No token; a bad or expired one is code 4304",
+         "Authentication failure. Missing Authorization header."),
+        (403, 303, "Not allowed by the admin policies",
+         "Admin actions are defined, but the action smsgateway_write is not allowed!"),
+        (404, 601, "Not found", "SMS gateway with id 7 does not exist"),
+        (413, 905, "Request body too large", "Request body larger than 1048576 bytes"),
+        (415, 905, "Unsupported content type",
+         "Unsupported content type 'text/plain': send application/json or a form"),
+    )
+}  # fmt: skip
 
 
 class GatewayIdAnswer(Envelope[int, NoDetail]):

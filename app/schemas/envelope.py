@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from enum import StrEnum
 from typing import Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -24,11 +25,20 @@ class Result(BaseModel, Generic[V]):
     value: V
 
 
+class Authentication(StrEnum):
+    ACCEPT = "ACCEPT"
+    REJECT = "REJECT"
+    CHALLENGE = "CHALLENGE"
+
+
 class AuthResult(Result[V], Generic[V]):
-    authentication: Literal["ACCEPT", "REJECT", "CHALLENGE"] | None = None
+    authentication: Authentication
 
 
 class EnvelopeBase(BaseModel):
+    # Always present in answers, so generated clients should not call them optional.
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
     id: int = 1
     jsonrpc: str = "2.0"
     time: float = Field(default_factory=time.time)
