@@ -1,1 +1,1 @@
-"""Provider module placeholder: filled in by its own work item."""
+"""The Sipgate provider's module; not implemented, so nothing is registered under its name."""

@@ -1,1 +1,1 @@
-"""Provider module placeholder: filled in by its own work item."""
+"""The SMTP provider's module; not implemented, so nothing is registered under its name."""
