@@ -18,7 +18,7 @@ from app.db.tables import AuditEntry, MessageLog
 from app.migrations import upgrade
 from app.openapi import install_openapi
 from app.runtime import Runtime
-from app.security import keys
+from app.security import keys, passwords
 from app.security.secret_box import SecretBox
 from app.security.tokens import TokenIssuer
 from app.services import admins
@@ -48,6 +48,7 @@ def build_runtime(settings: Settings) -> Runtime:
     secret = settings.encryption_key.get_secret_value() if settings.encryption_key else None
     signing = settings.jwt_key.get_secret_value() if settings.jwt_key else None
     context = ProviderContext(script_dir=settings.effective_script_dir.resolve())
+    passwords.share_cores_through(settings.data_dir / "locks")
     db = Database(settings.effective_database_url)
     return Runtime(
         settings=settings,

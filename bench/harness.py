@@ -21,6 +21,30 @@ import aiohttp
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN, PASSWORD = "bench", "bench-password-123"
+_PROCESS_OF: dict[str, int] = {}  # service URL -> pid of its uvicorn process
+
+
+def _process_tree(pid: int) -> list[int]:
+    tree, index = [pid], 0
+    while index < len(tree):
+        children = Path(f"/proc/{tree[index]}/task/{tree[index]}/children")
+        if children.exists():
+            tree += [int(child) for child in children.read_text().split()]
+        index += 1
+    return tree
+
+
+def cpu_seconds(url: str) -> float:
+    """CPU time used so far by the service at `url` and its worker processes (Linux)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in _process_tree(_PROCESS_OF[url]):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
 
 
 def free_port() -> int:
@@ -98,10 +122,12 @@ def service_process(database_url: str | None = None, workers: int = 1) -> Iterat
             stdout=subprocess.DEVNULL,
         )
         url = f"http://127.0.0.1:{port}"
+        _PROCESS_OF[url] = process.pid
         try:
             _wait_http(url + "/healthz", process)
             yield url
         finally:
+            del _PROCESS_OF[url]
             process.terminate()
             process.wait(15)
 
@@ -151,6 +177,7 @@ class Run:
     latencies: list[float]
     finished_at: list[float] = field(default_factory=list)  # seconds since the start
     ramp: float = 0.0
+    service_cpu_s: float | None = None
 
     def figures(self) -> dict[str, float]:
         ordered = sorted(self.latencies)
@@ -165,6 +192,11 @@ class Run:
             "elapsed_s": round(self.elapsed, 3),
             "per_s": round((self.ok + self.failed) / self.elapsed, 1),
         }
+        if self.service_cpu_s is not None:
+            # What one request costs the service, whatever else ran on the machine meanwhile.
+            figures["service_cpu_ms_per_request"] = round(
+                self.service_cpu_s * 1000 / (self.ok + self.failed), 2
+            )
         if self.ramp:
             # Once every connection is open: the rate the service sustains under full load.
             steady = [t for t in self.finished_at if t >= self.ramp]
@@ -236,6 +268,8 @@ async def drive(
     latencies: list[float] = []
     finished_at: list[float] = []
     failed = 0
+    measured = client.base in _PROCESS_OF
+    cpu_before = cpu_seconds(client.base) if measured else 0.0
     begun = time.perf_counter()
 
     async def worker(number: int) -> None:
@@ -259,7 +293,9 @@ async def drive(
 
     await asyncio.gather(*(worker(number) for number in range(concurrency)))
     elapsed = time.perf_counter() - begun
-    return Run(len(bodies) - failed, failed, elapsed, latencies, finished_at, ramp), answers
+    cpu = cpu_seconds(client.base) - cpu_before if measured else None
+    run = Run(len(bodies) - failed, failed, elapsed, latencies, finished_at, ramp, cpu)
+    return run, answers
 
 
 async def sink_count(session_base: str) -> int:

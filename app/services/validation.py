@@ -11,19 +11,21 @@ from __future__ import annotations
 import asyncio
 import secrets
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Literal
 
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection
 
-from app.db import token_repo
-from app.db.tables import Challenge, Token, utcnow
+from app.db import login_repo
+from app.db.login_repo import LoginToken, OpenChallenge
+from app.db.tables import utcnow
 from app.errors import NotFound
 from app.runtime import Runtime
 from app.schemas.validate import ChallengeInfo, CheckDetail, CheckIn, TriggerIn
 from app.security import hotp
-from app.security.passwords import verify_sync
+from app.security.passwords import verify_password
 from app.services import dispatch, system_config
 from app.services.audit import note
 
@@ -57,7 +59,7 @@ class _Subject:
     user: str = ""
     realm: str = ""
     ip: str = ""
-    tokens: list[Token] = field(default_factory=list)
+    serials: list[str] = field(default_factory=list)
 
 
 def _detail(message: str, **extra: object) -> CheckDetail:
@@ -68,31 +70,30 @@ def _reject(message: str, **extra: object) -> Outcome:
     return Outcome("REJECT", _detail(message, **extra))
 
 
-def _locked(token: Token) -> bool:
-    return token.failcount >= token.maxfail
+async def _load(rt: Runtime, serial: str | None, user: str | None, realm: str) -> list[LoginToken]:
+    return await rt.db.read_sql(lambda tx: login_repo.tokens(tx, serial, user, realm))
 
 
-async def _load(rt: Runtime, serial: str | None, user: str | None, realm: str) -> list[Token]:
-    if serial:
-        token = await rt.db.read(lambda tx: token_repo.by_serial(tx, serial))
-        return [token] if token else []
-    assert user is not None
-    return list(await rt.db.read(lambda tx: token_repo.of_user(tx, user, realm)))
-
-
-async def _pin_matches(token: Token, pin: str) -> bool:
+async def _pin_matches(token: LoginToken, pin: str) -> bool:
     if not token.pin_hash:
         return pin == ""
-    # argon2 releases the GIL: a thread runs it beside the event loop and the other core.
-    return await asyncio.to_thread(verify_sync, token.pin_hash, pin)
+    return await verify_password(token.pin_hash, pin)
 
 
-def _key(rt: Runtime, token: Token) -> bytes:
+def _key(rt: Runtime, token: LoginToken) -> bytes:
     return bytes.fromhex(rt.box.open(token.otpkey))
 
 
+def _otp_right(rt: Runtime, token: LoginToken, challenge: OpenChallenge, otp: str) -> bool:
+    return (
+        len(otp) == token.otplen
+        and otp.isdigit()
+        and hotp.matches(_key(rt, token), challenge.counter, token.otplen, otp)
+    )
+
+
 async def _audit(rt: Runtime, subject: _Subject, outcome: Outcome, action: str) -> None:
-    serials = ",".join(t.serial for t in subject.tokens)
+    serials = ",".join(subject.serials)
     await note(
         rt,
         action=action,
@@ -109,14 +110,11 @@ async def _audit(rt: Runtime, subject: _Subject, outcome: Outcome, action: str) 
 
 async def check(rt: Runtime, form: CheckIn, ip: str) -> Outcome:
     """One /validate/check: a challenge, an accept, or a reject."""
-    tokens = await _load(rt, form.serial, form.user, form.realm)
-    subject = _Subject(form.user or "", form.realm, ip, tokens)
-    if not tokens:
-        outcome = _reject(NO_SUCH_TOKEN if form.serial else NO_TOKENS)
-    elif form.transaction_id:
-        outcome = await _answer_challenge(rt, tokens, form.transaction_id, form.pass_)
+    subject = _Subject(form.user or "", form.realm, ip)
+    if form.transaction_id:
+        outcome = await _answer_challenge(rt, subject, form)
     else:
-        outcome = await _pin_or_pin_otp(rt, subject, form.pass_)
+        outcome = await _pin_or_pin_otp(rt, subject, form)
     await _audit(rt, subject, outcome, "validate_check")
     return outcome
 
@@ -124,79 +122,90 @@ async def check(rt: Runtime, form: CheckIn, ip: str) -> Outcome:
 async def trigger(rt: Runtime, form: TriggerIn, ip: str) -> Outcome:
     """Send the SMS without the PIN: the caller checked the first factor itself."""
     tokens = await _load(rt, form.serial, form.user, form.realm)
-    subject = _Subject(form.user or "", form.realm, ip, tokens)
-    usable = [t for t in tokens if t.active and not _locked(t)]
+    subject = _Subject(form.user or "", form.realm, ip, [t.serial for t in tokens])
+    usable = [t for t in tokens if t.active and not t.locked]
     if not tokens:
         outcome = _reject(NO_SUCH_TOKEN if form.serial else NO_TOKENS)
     elif not usable:
-        outcome = _reject(LOCKED if any(_locked(t) for t in tokens) else DISABLED)
+        outcome = _reject(LOCKED if any(t.locked for t in tokens) else DISABLED)
     else:
         outcome = await _start_challenges(rt, usable, "trigger")
     await _audit(rt, subject, outcome, "validate_triggerchallenge")
     return outcome
 
 
-async def _answer_challenge(
-    rt: Runtime, tokens: list[Token], transaction_id: str, otp: str
-) -> Outcome:
-    by_serial = {t.serial: t for t in tokens}
-    now = utcnow()
-    challenges = [
-        c
-        for c in await rt.db.read(
-            lambda tx: token_repo.challenges_of_transaction(tx, transaction_id, now)
+async def _answer_challenge(rt: Runtime, subject: _Subject, form: CheckIn) -> Outcome:
+    """transaction_id + OTP, decided in one write transaction: the OTP counts once."""
+    assert form.transaction_id is not None
+    transaction_id, otp, now = form.transaction_id, form.pass_, utcnow()
+
+    def settle(tx: Connection) -> tuple[Outcome, list[str]]:
+        pairs = login_repo.challenges_to_answer(
+            tx, transaction_id, now, form.serial, form.user, form.realm
         )
-        if c.serial in by_serial
-    ]
-    live = [c for c in challenges if by_serial[c.serial].active]
-    if challenges and not live:
-        return _reject(DISABLED)
-    if any(_locked(by_serial[c.serial]) for c in live):
-        return _reject(LOCKED)
-    for challenge in live:
-        token = by_serial[challenge.serial]
-        if _otp_fits(token, otp) and hotp.matches(
-            _key(rt, token), challenge.counter, token.otplen, otp
-        ):
-            return await _accept(rt, token, challenge)
-    await _count_failures(rt, [c.serial for c in live] or list(by_serial))
-    return _reject(NO_MATCH)
+        live = [(challenge, token) for challenge, token in pairs if token.active]
+        if pairs and not live:
+            return _reject(DISABLED), [token.serial for _, token in pairs]
+        serials = [token.serial for _, token in live]
+        if any(token.locked for _, token in live):
+            return _reject(LOCKED), serials
+        for challenge, token in live:
+            if _otp_right(rt, token, challenge, otp):
+                if login_repo.answer(tx, challenge.id, token.serial, challenge.counter):
+                    return _accepted(token), serials
+                break  # another request answered it first: this one is a failure
+        if not live:
+            serials = [t.serial for t in login_repo.tokens(tx, form.serial, form.user, form.realm)]
+            if not serials:
+                return _reject(NO_SUCH_TOKEN if form.serial else NO_TOKENS), serials
+        login_repo.count_failure(tx, serials)
+        return _reject(NO_MATCH), serials
+
+    outcome, subject.serials = await rt.db.write_sql(settle)
+    return outcome
 
 
-def _otp_fits(token: Token, otp: str) -> bool:
-    return len(otp) == token.otplen and otp.isdigit()
-
-
-async def _accept(rt: Runtime, token: Token, challenge: Challenge) -> Outcome:
-    assert challenge.id is not None
-    challenge_id = challenge.id
-    won = await rt.db.write(
-        lambda tx: token_repo.answer(tx, challenge_id, token.serial, challenge.counter)
-    )
-    if not won:
-        # Another request answered this challenge first: an OTP counts once.
-        await _count_failures(rt, [token.serial])
-        return _reject(NO_MATCH)
+def _accepted(token: LoginToken) -> Outcome:
     return Outcome(
         "ACCEPT", _detail(ACCEPTED, serial=token.serial, type="sms", otplen=token.otplen)
     )
 
 
+async def _accept(rt: Runtime, token: LoginToken, challenge: OpenChallenge) -> Outcome:
+    def settle(tx: Connection) -> bool:
+        if login_repo.answer(tx, challenge.id, token.serial, challenge.counter):
+            return True
+        login_repo.count_failure(tx, [token.serial])  # answered by another request first
+        return False
+
+    return _accepted(token) if await rt.db.write_sql(settle) else _reject(NO_MATCH)
+
+
 async def _count_failures(rt: Runtime, serials: list[str]) -> None:
-    await rt.db.write(lambda tx: token_repo.count_failure(tx, serials))
+    await rt.db.write_sql(lambda tx: login_repo.count_failure(tx, serials))
 
 
-async def _pin_or_pin_otp(rt: Runtime, subject: _Subject, password: str) -> Outcome:
-    active = [t for t in subject.tokens if t.active]
+async def _pin_or_pin_otp(rt: Runtime, subject: _Subject, form: CheckIn) -> Outcome:
+    now = utcnow()
+
+    def load(tx: Connection) -> tuple[list[LoginToken], list[OpenChallenge]]:
+        tokens = login_repo.tokens(tx, form.serial, form.user, form.realm)
+        serials = [t.serial for t in tokens if t.active]
+        return tokens, login_repo.open_challenges(tx, serials, now) if serials else []
+
+    tokens, open_challenges = await rt.db.read_sql(load)
+    subject.serials = [t.serial for t in tokens]
+    if not tokens:
+        return _reject(NO_SUCH_TOKEN if form.serial else NO_TOKENS)
+    active = [t for t in tokens if t.active]
     if not active:
         return _reject(DISABLED)
-    now = utcnow()
-    serials = [t.serial for t in active]
-    open_by_serial: dict[str, list[Challenge]] = {}
-    for challenge in await rt.db.read(lambda tx: token_repo.open_challenges(tx, serials, now)):
+    open_by_serial: dict[str, list[OpenChallenge]] = {}
+    for challenge in open_challenges:
         open_by_serial.setdefault(challenge.serial, []).append(challenge)
 
-    pin_only: list[Token] = []
+    password = form.pass_
+    pin_only: list[LoginToken] = []
     pin_right_otp_wrong = False
     for token in active:
         # Try first what this request most likely is, so one PIN hash usually decides:
@@ -211,25 +220,23 @@ async def _pin_or_pin_otp(rt: Runtime, subject: _Subject, password: str) -> Outc
             pin, otp = password[: -token.otplen], password[-token.otplen :]
             if len(password) < token.otplen or not await _pin_matches(token, pin):
                 continue
-            if _locked(token):
+            if token.locked:
                 return _reject(LOCKED, serial=token.serial)
             for challenge in open_by_serial.get(token.serial, []):
-                if _otp_fits(token, otp) and hotp.matches(
-                    _key(rt, token), challenge.counter, token.otplen, otp
-                ):
+                if _otp_right(rt, token, challenge, otp):
                     return await _accept(rt, token, challenge)
             pin_right_otp_wrong = True
             break
 
     if pin_only:
-        if all(_locked(t) for t in pin_only):
+        if all(t.locked for t in pin_only):
             return _reject(LOCKED, serial=pin_only[0].serial)
-        return await _start_challenges(rt, [t for t in pin_only if not _locked(t)], "challenge")
-    await _count_failures(rt, serials)
+        return await _start_challenges(rt, [t for t in pin_only if not t.locked], "challenge")
+    await _count_failures(rt, [t.serial for t in active])
     return _reject(WRONG_OTP if pin_right_otp_wrong else WRONG_PIN)
 
 
-async def _start_challenges(rt: Runtime, tokens: list[Token], source: str) -> Outcome:
+async def _start_challenges(rt: Runtime, tokens: list[LoginToken], source: str) -> Outcome:
     config = await system_config.sms(rt)
     transaction_id = f"{secrets.randbelow(10**20):020d}"
     sent = await asyncio.gather(
@@ -264,34 +271,35 @@ async def _start_challenges(rt: Runtime, tokens: list[Token], source: str) -> Ou
 
 async def _challenge_one(
     rt: Runtime,
-    token: Token,
+    token: LoginToken,
     transaction_id: str,
     source: str,
     config: system_config.SmsConfig,
 ) -> bool:
     """Reserve a counter, store the challenge, send the OTP; undo the challenge if it fails."""
     gateway = token.sms_identifier or config.identifier
+    if not gateway:
+        return False
     now = utcnow()
+    purge = _purge_due()
 
-    def open_challenge(tx: Session) -> tuple[int, int]:
-        token_repo.purge_expired(tx, now - timedelta(hours=1))
-        counter = token_repo.reserve_counter(tx, token.serial)
+    def open_challenge(tx: Connection) -> tuple[int, int]:
+        if purge:
+            login_repo.purge_expired(tx, now - _KEEP_EXPIRED)
+        counter = login_repo.reserve_counter(tx, token.serial)
         if not config.concurrent_challenges:
-            token_repo.close_open_challenges(tx, token.serial)
-        challenge = Challenge(
+            login_repo.close_open_challenges(tx, token.serial)
+        challenge_id = login_repo.add_challenge(
+            tx,
             transaction_id=transaction_id,
             serial=token.serial,
             counter=counter,
             created_at=now,
             expires_at=now + timedelta(seconds=config.provider_timeout),
         )
-        token_repo.add_challenge(tx, challenge)
-        assert challenge.id is not None
-        return challenge.id, counter
+        return challenge_id, counter
 
-    if not gateway:
-        return False
-    challenge_id, counter = await rt.db.write(open_challenge)
+    challenge_id, counter = await rt.db.write_sql(open_challenge)
     otp = hotp.hotp(_key(rt, token), counter, token.otplen)
     text = (
         config.text.replace("<otp>", otp)
@@ -314,5 +322,20 @@ async def _challenge_one(
     except NotFound:
         delivered = False  # the token's gateway was deleted
     if not delivered:
-        await rt.db.write(lambda tx: token_repo.drop_challenge(tx, challenge_id))
+        await rt.db.write_sql(lambda tx: login_repo.drop_challenge(tx, challenge_id))
     return delivered
+
+
+_KEEP_EXPIRED = timedelta(hours=1)  # expired challenges linger this long, then go
+_PURGE_EVERY = 60.0  # seconds between purges by one process
+_next_purge = 0.0
+
+
+def _purge_due() -> bool:
+    """Whether this challenge should also delete long-expired ones: one in a minute does."""
+    global _next_purge
+    now = time.monotonic()
+    if now < _next_purge:
+        return False
+    _next_purge = now + _PURGE_EVERY
+    return True
