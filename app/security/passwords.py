@@ -26,7 +26,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 # OWASP's minimum for argon2id (m=19 MiB, t=2, p=1): about 25 ms of one core here, cheap
 # enough for a login on every request, costly enough to slow offline guessing.
-_hasher = PasswordHasher(time_cost=2, memory_cost=(8 if os.environ.get("XX_CHEAP") else 19 * 1024), parallelism=1)
+_hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 _CORES = os.cpu_count() or 1
 # Hashing threads yield to the event loop and the database threads, so a burst of logins
 # delays other requests by little more than their own share of the CPU.
