@@ -29,11 +29,17 @@ def serve(
     from app.logs import log_config
 
     settings = get_settings()
+    host, port = host or settings.host, port or settings.port
+    if workers > 1:
+        from app import workers as worker_processes
+
+        raise typer.Exit(
+            worker_processes.serve(host, port, workers, log_config(settings.log_level))
+        )
     uvicorn.run(
         "app.asgi:app",
-        host=host or settings.host,
-        port=port or settings.port,
-        workers=workers,
+        host=host,
+        port=port,
         log_config=log_config(settings.log_level),
         proxy_headers=False,
     )

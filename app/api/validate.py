@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 
 from app.api.deps import Rt, allow, client_ip
-from app.api.envelope import auth_answer
 from app.api.smsgateway import ERRORS
 from app.schemas.envelope import AuthEnvelope
 from app.schemas.validate import CheckDetail, CheckIn, TriggerIn
@@ -25,6 +24,18 @@ class TriggerAnswer(AuthEnvelope[int, CheckDetail]):
     """result.value is the number of challenges started."""
 
 
+def _answer(
+    model: type[CheckAnswer | TriggerAnswer], value: int, outcome: validation.Outcome
+) -> Response:
+    # Serialised here rather than by FastAPI, which would check the answer against its
+    # response model once more: an authentication service calls this on every login.
+    answer = model(
+        result={"value": value, "authentication": outcome.authentication},
+        detail=outcome.detail,
+    )
+    return Response(answer.model_dump_json(exclude_none=True), media_type="application/json")
+
+
 @router.post(
     "/check",
     operation_id="validate_check",
@@ -33,11 +44,9 @@ class TriggerAnswer(AuthEnvelope[int, CheckDetail]):
     response_model_exclude_none=True,
     responses={400: ERRORS[400], 413: ERRORS[413], 415: ERRORS[415]},
 )
-async def validate_check(
-    body: CheckIn, rt: Rt, request: Request
-) -> AuthEnvelope[bool, CheckDetail]:
+async def validate_check(body: CheckIn, rt: Rt, request: Request) -> Response:
     outcome = await validation.check(rt, body, client_ip(request))
-    return auth_answer(outcome.value, outcome.authentication, outcome.detail)
+    return _answer(CheckAnswer, outcome.value, outcome)
 
 
 @router.post(
@@ -53,6 +62,6 @@ async def trigger_challenge(
     rt: Rt,
     request: Request,
     _: Annotated[Caller, Depends(allow("triggerchallenge"))],
-) -> AuthEnvelope[int, CheckDetail]:
+) -> Response:
     outcome = await validation.trigger(rt, body, client_ip(request))
-    return auth_answer(outcome.challenges, outcome.authentication, outcome.detail)
+    return _answer(TriggerAnswer, outcome.challenges, outcome)

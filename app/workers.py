@@ -1,0 +1,85 @@
+"""Several worker processes on one port, each accepting on a socket of its own.
+
+uvicorn's own workers share one listening socket, and whichever wakes first takes every
+waiting connection: with keep-alive clients such as an authentication service, one worker
+was measured holding 70 of 100 connections while the other idled (bench/login.py). Here each
+worker binds the port with SO_REUSEPORT, so the kernel spreads new connections evenly
+over the workers by hashing each connection's addresses.
+
+The parent only supervises: it restarts a worker that dies and stops them all on SIGTERM
+or SIGINT.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import signal
+import socket
+import time
+from multiprocessing.process import BaseProcess
+from types import FrameType
+from typing import Any
+
+log = logging.getLogger("smsgw.workers")
+_SETTLE_SECONDS = 5.0  # a worker dying sooner than this after its start will not be restarted
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    family, kind, protocol, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    sock = socket.socket(family, kind, protocol)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(address)
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def run_worker(host: str, port: int, log_config: dict[str, Any]) -> None:
+    import uvicorn
+
+    config = uvicorn.Config(
+        "app.asgi:app", log_config=log_config, proxy_headers=False, host=host, port=port
+    )
+    uvicorn.Server(config).run(sockets=[listening_socket(host, port)])
+
+
+def serve(host: str, port: int, workers: int, log_config: dict[str, Any]) -> int:
+    """Run `workers` worker processes until a signal stops them; the exit status."""
+    context = multiprocessing.get_context("spawn")
+    stopping = False
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+
+    def start() -> tuple[BaseProcess, float]:
+        process = context.Process(target=run_worker, args=(host, port, log_config))
+        process.start()
+        return process, time.monotonic()
+
+    running = [start() for _ in range(workers)]
+    status = 0
+    while not stopping:
+        time.sleep(0.2)
+        for index, (process, started) in enumerate(running):
+            if process.is_alive() or stopping:
+                continue
+            if time.monotonic() - started < _SETTLE_SECONDS:
+                log.error("worker %s exited at start (%s); stopping", process.pid, process.exitcode)
+                stopping, status = True, 1
+                break
+            log.warning("worker %s exited (%s); starting another", process.pid, process.exitcode)
+            running[index] = start()
+    for process, _ in running:
+        if process.is_alive():
+            process.terminate()  # SIGTERM: uvicorn finishes the requests in flight
+    for process, _ in running:
+        process.join(30)
+        if process.is_alive():
+            process.kill()
+    return status
