@@ -43,6 +43,24 @@ TAGS = [
 ]
 
 
+async def prepare(settings: Settings) -> Runtime:
+    """Keys, the newest schema and a first admin: what serving needs, made if missing."""
+    runtime = build_runtime(settings)
+    await upgrade(runtime.db.url)
+    name, password = await admins.bootstrap(runtime)
+    if password:
+        # Printed once, never logged: the operator copies it from the console.
+        print(f"smsgw: created admin {name!r} with password: {password}", flush=True)
+    return runtime
+
+
+async def close(runtime: Runtime) -> None:
+    await runtime.message_log.aclose()
+    await runtime.audit_log.aclose()
+    await runtime.pool.aclose()
+    await runtime.db.dispose()
+
+
 def build_runtime(settings: Settings) -> Runtime:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     secret = settings.encryption_key.get_secret_value() if settings.encryption_key else None
@@ -70,20 +88,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = build_runtime(settings)
-        await upgrade(runtime.db.url)
-        name, password = await admins.bootstrap(runtime)
-        if password:
-            # Printed once, never logged: the operator copies it from the console.
-            print(f"smsgw: created admin {name!r} with password: {password}", flush=True)
+        runtime = await prepare(settings)
         app.state.runtime = runtime
         try:
             yield
         finally:
-            await runtime.message_log.aclose()
-            await runtime.audit_log.aclose()
-            await runtime.pool.aclose()
-            await runtime.db.dispose()
+            await close(runtime)
 
     app = FastAPI(
         title="smsgw",

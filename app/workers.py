@@ -6,12 +6,14 @@ was measured holding 70 of 100 connections while the other idled (bench/login.py
 worker binds the port with SO_REUSEPORT, so the kernel spreads new connections evenly
 over the workers by hashing each connection's addresses.
 
-The parent only supervises: it restarts a worker that dies and stops them all on SIGTERM
-or SIGINT.
+The parent prepares what the workers share before starting them (keys, the schema, the
+first admin), so they do not race to create it; then it only supervises: it replaces a
+worker that dies and stops them all on SIGTERM or SIGINT.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import multiprocessing
 import signal
@@ -22,7 +24,8 @@ from types import FrameType
 from typing import Any
 
 log = logging.getLogger("smsgw.workers")
-_SETTLE_SECONDS = 5.0  # a worker dying sooner than this after its start will not be restarted
+_SETTLE_SECONDS = 5.0  # a worker dying sooner than this after its start died "at start"
+_MAX_DEATHS_AT_START = 5  # in a row: then something is wrong that a restart won't fix
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
@@ -47,6 +50,7 @@ def run_worker(host: str, port: int, log_config: dict[str, Any]) -> None:
 
 def serve(host: str, port: int, workers: int, log_config: dict[str, Any]) -> int:
     """Run `workers` worker processes until a signal stops them; the exit status."""
+    asyncio.run(_prepare())
     context = multiprocessing.get_context("spawn")
     stopping = False
 
@@ -63,17 +67,21 @@ def serve(host: str, port: int, workers: int, log_config: dict[str, Any]) -> int
         return process, time.monotonic()
 
     running = [start() for _ in range(workers)]
-    status = 0
+    status, deaths_at_start = 0, 0
     while not stopping:
         time.sleep(0.2)
         for index, (process, started) in enumerate(running):
             if process.is_alive() or stopping:
                 continue
-            if time.monotonic() - started < _SETTLE_SECONDS:
-                log.error("worker %s exited at start (%s); stopping", process.pid, process.exitcode)
+            deaths_at_start = (
+                deaths_at_start + 1 if time.monotonic() - started < _SETTLE_SECONDS else 0
+            )
+            if deaths_at_start >= _MAX_DEATHS_AT_START:
+                log.error("workers keep exiting at start (%s); stopping", process.exitcode)
                 stopping, status = True, 1
                 break
             log.warning("worker %s exited (%s); starting another", process.pid, process.exitcode)
+            time.sleep(deaths_at_start)  # back off while a cause persists
             running[index] = start()
     for process, _ in running:
         if process.is_alive():
@@ -83,3 +91,10 @@ def serve(host: str, port: int, workers: int, log_config: dict[str, Any]) -> int
         if process.is_alive():
             process.kill()
     return status
+
+
+async def _prepare() -> None:
+    from app.main import close, prepare
+    from app.settings import get_settings
+
+    await close(await prepare(get_settings()))
