@@ -14,6 +14,7 @@ worker that dies and stops them all on SIGTERM or SIGINT.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import multiprocessing
 import signal
@@ -25,6 +26,7 @@ from typing import Any
 
 log = logging.getLogger("smsgw.workers")
 _SETTLE_SECONDS = 5.0  # a worker dying sooner than this after its start died "at start"
+_PR_SET_PDEATHSIG = 1
 _MAX_DEATHS_AT_START = 5  # in a row: then something is wrong that a restart won't fix
 
 
@@ -39,9 +41,19 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _exit_with_parent() -> None:
+    """Have the kernel send SIGTERM to this worker when the supervisor dies (Linux)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        return
+
+
 def run_worker(host: str, port: int, log_config: dict[str, Any]) -> None:
     import uvicorn
 
+    _exit_with_parent()
     config = uvicorn.Config(
         "app.asgi:app", log_config=log_config, proxy_headers=False, host=host, port=port
     )
