@@ -1,1 +1,100 @@
-"""The Sipgate provider's module; not implemented, so nothing is registered under its name."""
+"""Sipgate's SMS API: XML-RPC `samurai.SessionInitiate` over HTTPS, through httpx.
+
+The request and the answer are built and read with the standard library's xmlrpc
+marshalling, which escapes what XML needs escaped, so any text arrives as it was written.
+Sipgate answers a fault, or a struct whose StatusCode says whether it took the message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import xmlrpc.client
+from typing import Any
+from xml.parsers.expat import ExpatError
+
+import httpx
+from pydantic import AnyHttpUrl, Field
+
+from providers.base import Provider, ProviderOptions, SendError, SendResult, secret_field
+from providers.registry import registry
+
+SIPGATE_URL = "https://samurai.sipgate.net/RPC2"
+_METHOD = "samurai.SessionInitiate"
+
+
+class SipgateOptions(ProviderOptions):
+    URL: AnyHttpUrl = Field(AnyHttpUrl(SIPGATE_URL), description="Sipgate's XML-RPC endpoint")
+    USERNAME: str = Field(min_length=1, description="Sipgate account user")
+    PASSWORD: str = secret_field(..., min_length=1, description="Sipgate account password")
+    PROXY: str | None = Field(None, description="HTTP(S) proxy URL")
+    TIMEOUT: float = Field(10.0, gt=0, le=300, description="Seconds for the whole request")
+
+
+@registry.register(
+    "providers.sipgate.SipgateProvider",
+    aliases=("privacyidea.lib.smsprovider.SipgateSMSProvider.SipgateSMSProvider",),
+)
+class SipgateProvider(Provider[SipgateOptions]):
+    """Send through Sipgate's XML-RPC API."""
+
+    options_model = SipgateOptions
+    description = "Sipgate: XML-RPC samurai.SessionInitiate with basic auth"
+
+    _client: httpx.AsyncClient | None = None
+
+    def client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                auth=(self.options.USERNAME, self.options.PASSWORD),
+                proxy=self.options.PROXY or None,
+                trust_env=False,
+                headers={"Content-Type": "text/xml; charset=utf-8"},
+            )
+        return self._client
+
+    def request_body(self, phone: str, message: str) -> bytes:
+        number = self.phone_for(phone).lstrip("+")
+        session = {"RemoteUri": f"sip:{number}@sipgate.net", "TOS": "text", "Content": message}
+        return xmlrpc.client.dumps((session,), _METHOD, encoding="utf-8").encode()
+
+    async def send(self, phone: str, message: str) -> SendResult:
+        body = self.request_body(phone, message)
+        try:
+            async with asyncio.timeout(self.options.TIMEOUT):
+                reply = await self.client().post(str(self.options.URL), content=body)
+        except TimeoutError:
+            raise SendError(
+                "timeout", f"no answer within {self.options.TIMEOUT:g} s", retryable=True
+            ) from None
+        except httpx.HTTPError as exc:
+            raise SendError(
+                "connection", f"{type(exc).__name__}: {exc}".rstrip(": "), retryable=True
+            ) from None
+        if reply.status_code != 200:
+            raise SendError(
+                f"http_{reply.status_code}",
+                f"Sipgate answered HTTP {reply.status_code}: {reply.text[:200]}",
+                retryable=reply.status_code >= 500 or reply.status_code == 429,
+            )
+        return _judge(reply.content)
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.aclose()
+
+
+def _judge(content: bytes) -> SendResult:
+    try:
+        (reply,), _ = xmlrpc.client.loads(content)
+    except xmlrpc.client.Fault as fault:
+        raise SendError(f"fault_{fault.faultCode}", f"Sipgate: {fault.faultString}") from None
+    except (ExpatError, ValueError, TypeError, xmlrpc.client.ResponseError):
+        raise SendError("bad_response", f"not an XML-RPC answer: {content[:200]!r}") from None
+    answer: dict[str, Any] = reply if isinstance(reply, dict) else {"StatusString": reply}
+    status = answer.get("StatusCode")
+    if status != 200:
+        text = answer.get("StatusString", "")
+        raise SendError(f"status_{status}", f"Sipgate: {status} {text}".strip())
+    session = str(answer.get("SessionID", ""))
+    return SendResult(message_ids=[session] if session else [], raw_status=f"{status}")

@@ -13,7 +13,8 @@ import trustme
 from providers.base import SendError, SendResult
 from providers.registry import OptionsInvalid, registry
 from providers.smtp import SmtpProvider
-from tests.peers.smtp_server import PASSWORD, USER, SmtpServer, free_port
+from tests.peers.ports import free_port
+from tests.peers.smtp_server import PASSWORD, USER, SmtpServer
 
 NAME = "providers.smtp.SmtpProvider"
 

@@ -1,0 +1,69 @@
+"""A local XML-RPC server playing Sipgate: it records each call and answers as told (a
+success, a non-200 StatusCode, a fault, an HTTP error, garbage, or late)."""
+
+from __future__ import annotations
+
+import asyncio
+import xmlrpc.client
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+
+@dataclass
+class Call:
+    method: str
+    params: tuple[Any, ...]
+    authorization: str
+    request_line_url: str
+
+
+@dataclass
+class XmlRpcServer:
+    answer: dict[str, Any] = field(
+        default_factory=lambda: {
+            "StatusCode": 200,
+            "StatusString": "Method success",
+            "SessionID": "s-1",
+        }
+    )
+    fault: tuple[int, str] | None = None
+    http_status: int = 200
+    raw: bytes | None = None
+    delay: float = 0.0
+    calls: list[Call] = field(default_factory=list)
+    url: str = ""
+    _runner: web.AppRunner | None = None
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        params, method = xmlrpc.client.loads(await request.read())
+        self.calls.append(
+            Call(method or "", params, request.headers.get("Authorization", ""), str(request.url))
+        )
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if self.http_status != 200:
+            return web.Response(status=self.http_status, text="unavailable")
+        if self.raw is not None:
+            return web.Response(body=self.raw, content_type="text/xml")
+        if self.fault is not None:
+            body = xmlrpc.client.dumps(xmlrpc.client.Fault(*self.fault), methodresponse=True)
+        else:
+            body = xmlrpc.client.dumps((self.answer,), methodresponse=True)
+        return web.Response(text=body, content_type="text/xml")
+
+    async def start(self) -> XmlRpcServer:
+        app = web.Application()
+        app.router.add_route("POST", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
