@@ -37,6 +37,11 @@ class SendError(Exception):
         self.retryable = retryable
 
 
+def timed_out(seconds: float) -> SendError:
+    """The error of a send that got no answer in time: worth trying again."""
+    return SendError("timeout", f"no answer within {seconds:g} s", retryable=True)
+
+
 def secret_field(default: Any = None, **kwargs: Any) -> Any:
     """A Field whose value is encrypted at rest and censored on read."""
     return Field(default, json_schema_extra={"secret": True}, **kwargs)

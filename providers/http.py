@@ -9,7 +9,15 @@ import aiohttp
 from pydantic import AnyHttpUrl, ConfigDict, Field
 from yarl import URL
 
-from providers.base import Provider, ProviderOptions, SendError, SendResult, render, secret_field
+from providers.base import (
+    Provider,
+    ProviderOptions,
+    SendError,
+    SendResult,
+    render,
+    secret_field,
+    timed_out,
+)
 from providers.registry import registry
 
 YesNo = Literal["yes", "no"]
@@ -105,9 +113,7 @@ class HttpProvider(Provider[HttpOptions]):
                 text = await reply.text(errors="replace")
                 status = reply.status
         except TimeoutError:
-            raise SendError(
-                "timeout", f"no answer within {self.options.TIMEOUT:g} s", retryable=True
-            ) from None
+            raise timed_out(self.options.TIMEOUT) from None
         except aiohttp.ClientError as exc:
             raise SendError(
                 "connection", f"{type(exc).__name__}: {exc}".rstrip(": "), retryable=True

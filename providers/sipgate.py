@@ -15,7 +15,14 @@ from xml.parsers.expat import ExpatError
 import httpx
 from pydantic import AnyHttpUrl, Field
 
-from providers.base import Provider, ProviderOptions, SendError, SendResult, secret_field
+from providers.base import (
+    Provider,
+    ProviderOptions,
+    SendError,
+    SendResult,
+    secret_field,
+    timed_out,
+)
 from providers.registry import registry
 
 SIPGATE_URL = "https://samurai.sipgate.net/RPC2"
@@ -63,9 +70,7 @@ class SipgateProvider(Provider[SipgateOptions]):
             async with asyncio.timeout(self.options.TIMEOUT):
                 reply = await self.client().post(str(self.options.URL), content=body)
         except TimeoutError:
-            raise SendError(
-                "timeout", f"no answer within {self.options.TIMEOUT:g} s", retryable=True
-            ) from None
+            raise timed_out(self.options.TIMEOUT) from None
         except httpx.HTTPError as exc:
             raise SendError(
                 "connection", f"{type(exc).__name__}: {exc}".rstrip(": "), retryable=True

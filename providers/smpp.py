@@ -23,7 +23,14 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from providers import smpp_pdu as pdu
-from providers.base import Provider, ProviderOptions, SendError, SendResult, secret_field
+from providers.base import (
+    Provider,
+    ProviderOptions,
+    SendError,
+    SendResult,
+    secret_field,
+    timed_out,
+)
 from providers.registry import registry
 
 log = logging.getLogger("smsgw.providers.smpp")
@@ -214,9 +221,7 @@ class SmppProvider(Provider[SmppOptions]):
                     )
                     ids.append(await self._submit(session, submit))
         except TimeoutError:
-            raise SendError(
-                "timeout", f"no answer within {options.TIMEOUT:g} s", retryable=True
-            ) from None
+            raise timed_out(options.TIMEOUT) from None
         except ConnectionError:
             raise SendError("connection", _CONNECTION_LOST, retryable=True) from None
         return SendResult(message_ids=ids, parts=len(parts), raw_status="ESME_ROK")

@@ -16,7 +16,15 @@ from typing import Literal
 import aiosmtplib
 from pydantic import Field
 
-from providers.base import Provider, ProviderOptions, SendError, SendResult, render, secret_field
+from providers.base import (
+    Provider,
+    ProviderOptions,
+    SendError,
+    SendResult,
+    render,
+    secret_field,
+    timed_out,
+)
 from providers.registry import registry
 
 _DEFAULT_PORTS = {"none": 25, "starttls": 587, "tls": 465}
@@ -96,9 +104,7 @@ class SmtpProvider(Provider[SmtpOptions]):
                     timeout=options.TIMEOUT,
                 )
         except TimeoutError:
-            raise SendError(
-                "timeout", f"no answer within {options.TIMEOUT:g} s", retryable=True
-            ) from None
+            raise timed_out(options.TIMEOUT) from None
         except aiosmtplib.SMTPException as exc:
             raise _send_error(exc, options.SMTP_SERVER, port) from None
         except ssl.SSLError as exc:
