@@ -115,6 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_bytes=settings.max_body_bytes,
         form_only_paths=frozenset({"/auth/token"}),
     )
-    for module in (auth, smsgateway, sms, token, validate, system, policy, audit, health):
+    # /validate first: every login is matched against the routes in this order.
+    for module in (validate, auth, smsgateway, sms, token, system, policy, audit, health):
         app.include_router(module.router)
     return app

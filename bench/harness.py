@@ -222,9 +222,12 @@ class RawConnection:
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
+    async def connect(self) -> None:
+        self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+
     async def request(self, method: str, path: str, body: Any) -> tuple[int, Any]:
         if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+            await self.connect()
         assert self.reader is not None
         payload = json.dumps(body).encode() if body is not None else b""
         head = (
@@ -260,6 +263,9 @@ async def drive(
     `ramp` spreads the start of the connections over that many seconds, as load tools do:
     started all at once, the requests would reach a fixed-delay gateway and come back in
     lock-step waves for the whole run, which real traffic does not do.
+
+    The connections are open before the clock starts: an authentication service keeps its
+    connections to smsgw open, so opening them is not part of a login.
     """
     queue: asyncio.Queue[tuple[int, Any]] = asyncio.Queue()
     for item in enumerate(bodies):
@@ -268,6 +274,8 @@ async def drive(
     latencies: list[float] = []
     finished_at: list[float] = []
     failed = 0
+    connections = [RawConnection(client.base, client.token) for _ in range(concurrency)]
+    await asyncio.gather(*(connection.connect() for connection in connections))
     measured = client.base in _PROCESS_OF
     cpu_before = cpu_seconds(client.base) if measured else 0.0
     begun = time.perf_counter()
@@ -276,7 +284,7 @@ async def drive(
         nonlocal failed
         if ramp:
             await asyncio.sleep(ramp * number / concurrency)
-        connection = RawConnection(client.base, client.token)
+        connection = connections[number]
         try:
             while not queue.empty():
                 index, body = queue.get_nowait()

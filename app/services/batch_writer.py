@@ -11,8 +11,7 @@ import contextlib
 import logging
 from typing import Any
 
-from sqlalchemy import Table, insert
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Table, insert
 
 from app.db.engine import Database
 
@@ -24,6 +23,7 @@ class BatchWriter:
     def __init__(self, db: Database, table: Table) -> None:
         self.db = db
         self.table = table
+        self._statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
         self._queue: asyncio.Queue[tuple[dict[str, Any], asyncio.Future[int]]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
@@ -47,7 +47,7 @@ class BatchWriter:
     async def _write(self, batch: list[tuple[dict[str, Any], asyncio.Future[int]]]) -> None:
         try:
             entries = [entry for entry, _ in batch]
-            ids = await self.db.write(lambda tx: self._insert(tx, entries))
+            ids = await self.db.write_sql(lambda tx: self._insert(tx, entries))
         except Exception as exc:
             log.error("batch write to %s failed: %s", self.table.name, exc)
             for _, done in batch:
@@ -58,10 +58,9 @@ class BatchWriter:
             if not done.done():
                 done.set_result(row_id)
 
-    def _insert(self, tx: Session, entries: list[dict[str, Any]]) -> list[int]:
-        # A Core insert: no ORM bookkeeping per row.
-        statement = insert(self.table).returning(self.table.c.id, sort_by_parameter_order=True)
-        return [int(row_id) for row_id in tx.execute(statement, entries).scalars()]
+    def _insert(self, tx: Connection, entries: list[dict[str, Any]]) -> list[int]:
+        # A Core insert on a Connection: no ORM session, no bookkeeping per row.
+        return [int(row_id) for row_id in tx.execute(self._statement, entries).scalars()]
 
     async def aclose(self) -> None:
         if self._task is not None:
