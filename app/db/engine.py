@@ -12,14 +12,16 @@ about 0.2 ms on a Connection, which skips the ORM's unit of work and identity ma
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
 import random
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -102,7 +104,11 @@ class Database:
         self._write_engine: Engine | None = None
         self._read_engine: Engine | None = None
         self._threads: ThreadPoolExecutor | None = None
+        self._writer_file: int | None = None
         if self.is_sqlite:
+            path = make_url(url).database
+            if path and path != ":memory:":
+                self._writer_file = os.open(f"{path}-writers.lock", os.O_RDWR | os.O_CREAT, 0o600)
             self.engine = _sqlite_engine(url, immediate=True)
             self.read_engine = _sqlite_engine(url, immediate=False)
             self._write_engine = _sqlite_sync_engine(url, immediate=True)
@@ -142,8 +148,14 @@ class Database:
             async with self._writer.begin() as session:
                 return await session.run_sync(work)
         assert self._write_lock is not None
+        maker = self._sync_writer
+
+        def run() -> T:
+            with self._writers_turn(), maker.begin() as session:
+                return work(session)
+
         async with self._write_lock:
-            return await self._in_thread(self._sync_writer, work)
+            return await self._on_thread(run)
 
     async def read(self, work: Callable[[Session], T]) -> T:
         if self._sync_reader is None:
@@ -158,8 +170,13 @@ class Database:
                 return await connection.run_sync(work)
         assert self._write_lock is not None
         engine = self._write_engine
+
+        def run() -> T:
+            with self._writers_turn():
+                return _in_transaction(engine, work)
+
         async with self._write_lock:
-            return await self._on_thread(lambda: _in_transaction(engine, work))
+            return await self._on_thread(run)
 
     async def read_sql(self, work: Callable[[Connection], T]) -> T:
         """Like `read`, on a Core Connection."""
@@ -176,6 +193,24 @@ class Database:
 
         return await self._on_thread(run)
 
+    @contextmanager
+    def _writers_turn(self) -> Iterator[None]:
+        """Wait for this process's turn to write, among the processes sharing the file.
+
+        SQLite lets one writer in at a time and a refused writer can only retry later; the
+        processes serving one database first queue on an flock of a file beside it, which
+        wakes the next one the moment the lock is free. Writers that skip it (the CLI, an
+        admin's AsyncSession) still get in through BEGIN IMMEDIATE's retries.
+        """
+        if self._writer_file is None:
+            yield
+            return
+        fcntl.flock(self._writer_file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._writer_file, fcntl.LOCK_UN)
+
     async def _on_thread(self, run: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._threads, run)
 
@@ -183,6 +218,9 @@ class Database:
         for engine in (self._write_engine, self._read_engine):
             if engine is not None:
                 engine.dispose()
+        if self._writer_file is not None:
+            os.close(self._writer_file)
+            self._writer_file = None
         if self._threads is not None:
             self._threads.shutdown(wait=False)
         await self.engine.dispose()
