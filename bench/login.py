@@ -77,9 +77,9 @@ async def main() -> None:
     parser.add_argument("--database-url", default=os.environ.get("SMSGW_BENCH_DATABASE_URL"))
     args = parser.parse_args()
     cores = os.cpu_count() or 1
-    # The median of three measurements: one run can catch the machine busy.
-    verify_alone = statistics.median(pin_verify_seconds(1) for _ in range(3))
-    verify = statistics.median(pin_verify_seconds(cores) for _ in range(3))
+    # The median of five measurements: one can catch the machine busy.
+    verify_alone = statistics.median(pin_verify_seconds(1) for _ in range(5))
+    verify = statistics.median(pin_verify_seconds(cores) for _ in range(5))
     ceiling = min(args.concurrency / args.delay, cores / verify)
 
     with (
