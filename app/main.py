@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -66,7 +67,7 @@ def build_runtime(settings: Settings) -> Runtime:
     secret = settings.encryption_key.get_secret_value() if settings.encryption_key else None
     signing = settings.jwt_key.get_secret_value() if settings.jwt_key else None
     context = ProviderContext(script_dir=settings.effective_script_dir.resolve())
-    passwords.share_cores_through(settings.data_dir / "locks")
+    passwords.use_threads(settings.hash_threads or os.cpu_count() or 1)
     db = Database(settings.effective_database_url)
     return Runtime(
         settings=settings,

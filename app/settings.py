@@ -35,6 +35,12 @@ class Settings(BaseSettings):
         description="How long a worker may serve gateway definitions and policies "
         "from memory before re-reading them (its own writes clear them at once)",
     )
+    hash_threads: int | None = Field(
+        None,
+        gt=0,
+        description="Threads hashing passwords and PINs per process; default: "
+        "the cores, divided among the workers of `smsgw serve --workers`",
+    )
     login_max_failures: int = Field(5, gt=0, description="Failed logins before a lock-out")
     login_lockout_seconds: int = Field(300, ge=0, description="How long a lock-out lasts")
 

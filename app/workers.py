@@ -17,6 +17,7 @@ import asyncio
 import ctypes
 import logging
 import multiprocessing
+import os
 import signal
 import socket
 import time
@@ -63,6 +64,8 @@ def run_worker(host: str, port: int, log_config: dict[str, Any]) -> None:
 def serve(host: str, port: int, workers: int, log_config: dict[str, Any]) -> int:
     """Run `workers` worker processes until a signal stops them; the exit status."""
     asyncio.run(_prepare())
+    # Spawned workers inherit the environment: one hashing thread per core in all.
+    os.environ.setdefault("SMSGW_HASH_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
     context = multiprocessing.get_context("spawn")
     stopping = False
 
