@@ -42,6 +42,13 @@ def timed_out(seconds: float) -> SendError:
     return SendError("timeout", f"no answer within {seconds:g} s", retryable=True)
 
 
+def unreachable(detail: str | BaseException) -> SendError:
+    """The error of a send that could not reach its peer, or lost it: worth trying again."""
+    if isinstance(detail, BaseException):
+        detail = f"{type(detail).__name__}: {detail}".rstrip(": ")
+    return SendError("connection", detail, retryable=True)
+
+
 def secret_field(default: Any = None, **kwargs: Any) -> Any:
     """A Field whose value is encrypted at rest and censored on read."""
     return Field(default, json_schema_extra={"secret": True}, **kwargs)

@@ -19,6 +19,7 @@ from providers.base import (
     render,
     secret_field,
     timed_out,
+    unreachable,
 )
 from providers.registry import registry
 
@@ -121,9 +122,7 @@ class HttpProvider(Provider[HttpOptions]):
         except TimeoutError:
             raise timed_out(self.options.TIMEOUT) from None
         except aiohttp.ClientError as exc:
-            raise SendError(
-                "connection", f"{type(exc).__name__}: {exc}".rstrip(": "), retryable=True
-            ) from None
+            raise unreachable(exc) from None
         return self._judge(status, text)
 
     def _judge(self, status: int, text: str) -> SendResult:

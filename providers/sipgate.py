@@ -22,6 +22,7 @@ from providers.base import (
     SendResult,
     secret_field,
     timed_out,
+    unreachable,
 )
 from providers.registry import registry
 
@@ -72,9 +73,7 @@ class SipgateProvider(Provider[SipgateOptions]):
         except TimeoutError:
             raise timed_out(self.options.TIMEOUT) from None
         except httpx.HTTPError as exc:
-            raise SendError(
-                "connection", f"{type(exc).__name__}: {exc}".rstrip(": "), retryable=True
-            ) from None
+            raise unreachable(exc) from None
         if reply.status_code != 200:
             raise SendError(
                 f"http_{reply.status_code}",

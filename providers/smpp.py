@@ -30,6 +30,7 @@ from providers.base import (
     SendResult,
     secret_field,
     timed_out,
+    unreachable,
 )
 from providers.registry import registry
 
@@ -170,10 +171,8 @@ class SmppProvider(Provider[SmppOptions]):
             try:
                 reader, writer = await asyncio.open_connection(options.SMSC_HOST, options.SMSC_PORT)
             except OSError as exc:
-                raise SendError(
-                    "connection",
-                    f"{options.SMSC_HOST}:{options.SMSC_PORT}: {exc.strerror or exc}",
-                    retryable=True,
+                raise unreachable(
+                    f"{options.SMSC_HOST}:{options.SMSC_PORT}: {exc.strerror or exc}"
                 ) from None
             session = _Session(reader, writer)
             session.start(self.ENQUIRE_LINK_INTERVAL)
@@ -223,23 +222,24 @@ class SmppProvider(Provider[SmppOptions]):
         except TimeoutError:
             raise timed_out(options.TIMEOUT) from None
         except ConnectionError:
-            raise SendError("connection", _CONNECTION_LOST, retryable=True) from None
+            raise unreachable(_CONNECTION_LOST) from None
         return SendResult(message_ids=ids, parts=len(parts), raw_status="ESME_ROK")
 
     async def _submit(self, session: _Session, submit: pdu.SubmitSm) -> str:
         """One submit_sm, retried while the SMSC says it is throttling; its message_id."""
-        for delay in (*self.RETRY_DELAYS, None):
-            answer = await session.request(pdu.SUBMIT_SM, submit.pdu(0).body)
-            if answer.status in (pdu.THROTTLED, pdu.QUEUE_FULL) and delay is not None:
-                await asyncio.sleep(delay)
-                continue
-            if answer.status:
-                name = pdu.status_name(answer.status)
-                raise SendError(
-                    name, f"the SMSC refused the message: {name}", answer.status in pdu.TRANSIENT
-                )
-            return pdu.Fields(answer.body).cstring() if answer.body else ""
-        raise AssertionError("unreachable")
+        body = submit.pdu(0).body
+        answer = await session.request(pdu.SUBMIT_SM, body)
+        for delay in self.RETRY_DELAYS:
+            if answer.status not in (pdu.THROTTLED, pdu.QUEUE_FULL):
+                break
+            await asyncio.sleep(delay)
+            answer = await session.request(pdu.SUBMIT_SM, body)
+        if answer.status:
+            name = pdu.status_name(answer.status)
+            raise SendError(
+                name, f"the SMSC refused the message: {name}", answer.status in pdu.TRANSIENT
+            )
+        return pdu.Fields(answer.body).cstring() if answer.body else ""
 
     async def aclose(self) -> None:
         if self._session is not None:

@@ -24,6 +24,7 @@ from providers.base import (
     render,
     secret_field,
     timed_out,
+    unreachable,
 )
 from providers.registry import registry
 
@@ -110,9 +111,7 @@ class SmtpProvider(Provider[SmtpOptions]):
         except ssl.SSLError as exc:
             raise _tls_error(exc) from None
         except OSError as exc:
-            raise SendError(
-                "connection", f"{options.SMTP_SERVER}:{port}: {exc.strerror or exc}", retryable=True
-            ) from None
+            raise unreachable(f"{options.SMTP_SERVER}:{port}: {exc.strerror or exc}") from None
         return SendResult(message_ids=[str(email["Message-ID"])], parts=1, raw_status="accepted")
 
 
@@ -144,12 +143,12 @@ def _send_error(exc: aiosmtplib.SMTPException, server: str, port: int) -> SendEr
         cause = exc.__cause__ or exc.__context__
         if isinstance(cause, ssl.SSLError):
             return _tls_error(cause)
-        return SendError("connection", f"{server}:{port}: {exc.message}", retryable=True)
+        return unreachable(f"{server}:{port}: {exc.message}")
     if isinstance(exc, aiosmtplib.SMTPServerDisconnected):
         cause = exc.__cause__ or exc.__context__
         if isinstance(cause, ssl.SSLError):
             return _tls_error(cause)
-        return SendError("connection", f"{server}:{port}: {exc.message}", retryable=True)
+        return unreachable(f"{server}:{port}: {exc.message}")
     if isinstance(exc, aiosmtplib.SMTPResponseException):
         return SendError(
             f"smtp_{exc.code}", f"{exc.code} {exc.message}", retryable=400 <= exc.code < 500
