@@ -15,7 +15,6 @@ from app.api.body import BodyMiddleware
 from app.api.docs import install_docs
 from app.api.envelope import install_handlers
 from app.db.engine import Database
-from app.db.tables import AuditEntry, MessageLog
 from app.migrations import upgrade
 from app.openapi import install_openapi
 from app.runtime import Runtime
@@ -56,8 +55,7 @@ async def prepare(settings: Settings) -> Runtime:
 
 
 async def close(runtime: Runtime) -> None:
-    await runtime.message_log.aclose()
-    await runtime.audit_log.aclose()
+    await runtime.journal.aclose()
     await runtime.pool.aclose()
     await runtime.db.dispose()
 
@@ -76,8 +74,7 @@ def build_runtime(settings: Settings) -> Runtime:
         issuer=TokenIssuer(keys.jwt_key(settings.data_dir, signing), settings.jwt_lifetime_seconds),
         provider_context=context,
         pool=ProviderPool(context),
-        message_log=BatchWriter(db, MessageLog.__table__),  # type: ignore[attr-defined]
-        audit_log=BatchWriter(db, AuditEntry.__table__),  # type: ignore[attr-defined]
+        journal=BatchWriter(db),
         gateway_cache=TtlCache(settings.cache_seconds),
         policy_cache=TtlCache(settings.cache_seconds),
         config_cache=TtlCache(settings.cache_seconds),

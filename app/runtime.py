@@ -23,8 +23,7 @@ class Runtime:
     issuer: TokenIssuer
     provider_context: ProviderContext
     pool: ProviderPool
-    message_log: BatchWriter
-    audit_log: BatchWriter
+    journal: BatchWriter  # the message log and the audit trail
     # Read on every request; see TtlCache for how stale they may be.
     gateway_cache: TtlCache[str, GatewayConfig]
     policy_cache: TtlCache[str, list[Policy]]

@@ -12,10 +12,12 @@ from sqlalchemy.orm import Session
 
 from app.db import audit_repo
 from app.db.engine import Database
-from app.db.tables import utcnow
+from app.db.tables import AuditEntry, utcnow
 from app.errors import SmsgwError
 from app.schemas.audit import AuditOut, AuditPage
 from app.services.paging import neighbours
+
+AUDIT = AuditEntry.__table__  # type: ignore[attr-defined]
 
 if TYPE_CHECKING:
     from app.runtime import Runtime
@@ -99,7 +101,8 @@ async def note(
     realm: str = "",
 ) -> None:
     """An audit row on a hot path (a login): batched with others, never a PIN or OTP."""
-    await rt.audit_log.record(
+    await rt.journal.record(
+        AUDIT,
         {
             "ts": utcnow(),
             "actor": actor[:255],
@@ -111,7 +114,7 @@ async def note(
             "serial": serial[:64],
             "user": user[:255],
             "realm": realm[:255],
-        }
+        },
     )
 
 

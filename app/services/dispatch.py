@@ -6,13 +6,14 @@ or the providers; today it sends once and records the outcome.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from app.db.tables import utcnow
+from app.db.tables import MessageLog, utcnow
 from app.runtime import Runtime
 from app.schemas.sms import MessageOut
 from app.services import gateways
@@ -21,6 +22,7 @@ from providers.base import SendError
 from providers.registry import OptionsInvalid, UnknownProvider
 
 log = logging.getLogger("smsgw.dispatch")
+MESSAGES = MessageLog.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,29 @@ async def send(rt: Runtime, outgoing: Outgoing) -> MessageOut:
 
     An unknown gateway raises NotFound before anything is attempted.
     """
+    entry = await _attempt(rt, outgoing)
+    entry["id"] = await rt.journal.record(MESSAGES, entry)
+    return to_out(entry)
+
+
+async def deliver(rt: Runtime, outgoing: Outgoing) -> bool:
+    """Send one message for a login; whether it went out.
+
+    Its log row is queued, not awaited: the login awaits its audit row next, and the
+    journal commits rows in the order they came, so both are written before it answers.
+    """
+    entry = await _attempt(rt, outgoing)
+    rt.journal.queue(MESSAGES, entry).add_done_callback(_log_write_failure)
+    return bool(entry["status"] == "sent")
+
+
+def _log_write_failure(done: asyncio.Future[int]) -> None:
+    if not done.cancelled() and done.exception() is not None:
+        log.error("a message-log row was not written: %s", done.exception())
+
+
+async def _attempt(rt: Runtime, outgoing: Outgoing) -> dict[str, Any]:
+    """Send once through the gateway; the message-log row that says how it went."""
     config = await gateways.config_for_send(rt, outgoing.gateway)
     started = utcnow()
     clock = time.perf_counter()
@@ -55,7 +80,7 @@ async def send(rt: Runtime, outgoing: Outgoing) -> MessageOut:
     latency_ms = (time.perf_counter() - clock) * 1000
     if error:
         log.warning("send through %s failed: %s", outgoing.gateway, error)
-    entry: dict[str, Any] = {
+    return {
         "created_at": started,
         "finished_at": utcnow(),
         "gateway": outgoing.gateway,
@@ -70,8 +95,6 @@ async def send(rt: Runtime, outgoing: Outgoing) -> MessageOut:
         "serial": outgoing.serial,
         "transaction_id": outgoing.transaction_id,
     }
-    entry["id"] = await rt.message_log.record(entry)
-    return to_out(entry)
 
 
 def to_out(entry: Mapping[str, Any]) -> MessageOut:

@@ -317,8 +317,7 @@ async def _challenge_one(
         transaction_id=transaction_id,
     )
     try:
-        record = await dispatch.send(rt, outgoing)
-        delivered = record.status == "sent"
+        delivered = await dispatch.deliver(rt, outgoing)
     except NotFound:
         delivered = False  # the token's gateway was deleted
     if not delivered:
