@@ -32,7 +32,7 @@ from bench.harness import Client, drive, emit, service_process, sink_process
 REALM = "bench"
 
 
-def pin_verify_seconds(threads: int, rounds: int = 40) -> float:
+def pin_verify_seconds(threads: int, rounds: int = 100) -> float:
     """Seconds of one core per PIN verification, with `threads` verifying side by side.
 
     With every core verifying, each verification takes a little longer than on an idle
