@@ -65,7 +65,7 @@ def build_runtime(settings: Settings) -> Runtime:
     secret = settings.encryption_key.get_secret_value() if settings.encryption_key else None
     signing = settings.jwt_key.get_secret_value() if settings.jwt_key else None
     context = ProviderContext(script_dir=settings.effective_script_dir.resolve())
-    passwords.use_threads(settings.hash_threads or os.cpu_count() or 1)
+    passwords.use_threads(settings.hash_threads or len(os.sched_getaffinity(0)))
     db = Database(settings.effective_database_url)
     return Runtime(
         settings=settings,

@@ -41,6 +41,10 @@ class Settings(BaseSettings):
         description="Threads hashing passwords and PINs per process; default: "
         "the cores, divided among the workers of `smsgw serve --workers`",
     )
+    pin_workers: bool = Field(
+        True,
+        description="Keep each worker of `smsgw serve --workers` on its own share of the cores",
+    )
     login_max_failures: int = Field(5, gt=0, description="Failed logins before a lock-out")
     login_lockout_seconds: int = Field(300, ge=0, description="How long a lock-out lasts")
 

@@ -15,6 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app.workers import share_of_cores
+
 PORT_HEX_WIDTH = 4
 
 
@@ -128,3 +130,26 @@ def test_a_worker_that_dies_is_replaced_and_sigterm_stops_them_all(two_workers):
     assert process.wait(30) == 0
     assert not any(_alive(pid) for pid in workers), "a worker outlived serve"
     assert second in workers
+
+
+def test_each_worker_runs_on_its_own_share_of_the_cores(two_workers):
+    process, _ = two_workers
+    shares = [os.sched_getaffinity(pid) for pid in _workers(process.pid)]
+    usable = os.sched_getaffinity(0)
+    if len(usable) < 2:
+        pytest.skip("one core: both workers share it")
+    assert shares[0].isdisjoint(shares[1])
+    assert shares[0] | shares[1] == usable
+
+
+@pytest.mark.parametrize(
+    ("workers", "cores", "shares"),
+    [
+        (2, [0, 1], [{0}, {1}]),
+        (2, [0, 1, 2, 3], [{0, 2}, {1, 3}]),
+        (3, [4, 5], [{4}, {5}, {4}]),
+        (1, [0, 1], [{0, 1}]),
+    ],
+)
+def test_cores_are_dealt_out_to_the_workers(workers, cores, shares):
+    assert [share_of_cores(n, workers, cores) for n in range(workers)] == shares
