@@ -3,6 +3,9 @@
 The request and the answer are built and read with the standard library's xmlrpc
 marshalling, which escapes what XML needs escaped, so any text arrives as it was written.
 Sipgate answers a fault, or a struct whose StatusCode says whether it took the message.
+
+Answers are parsed by expat, which (2.4.1 and later) refuses entity amplification and
+never fetches external entities, so a hostile endpoint cannot blow up the parser.
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ import xmlrpc.client
 from typing import Any
 from xml.parsers.expat import ExpatError
 
+import aiohttp
 import httpx
+from httpx_aiohttp import HttpxAiohttpClient
 from pydantic import AnyHttpUrl, Field
 
 from providers.base import (
@@ -28,14 +33,16 @@ from providers.registry import registry
 
 SIPGATE_URL = "https://samurai.sipgate.net/RPC2"
 _METHOD = "samurai.SessionInitiate"
+# What a malformed or non-XML-RPC answer makes xmlrpc.client.loads raise.
+_UNREADABLE = (ExpatError, xmlrpc.client.ResponseError, ValueError, TypeError, LookupError)
 
 
 class SipgateOptions(ProviderOptions):
     URL: AnyHttpUrl = Field(AnyHttpUrl(SIPGATE_URL), description="Sipgate's XML-RPC endpoint")
     USERNAME: str = Field(min_length=1, description="Sipgate account user")
     PASSWORD: str = secret_field(..., min_length=1, description="Sipgate account password")
-    PROXY: str | None = Field(None, description="HTTP(S) proxy URL")
-    TIMEOUT: float = Field(10.0, gt=0, le=300, description="Seconds for the whole request")
+    PROXY: str | None = Field(None, description="HTTP proxy URL, user:password@ allowed")
+    TIMEOUT: float = Field(5.0, gt=0, le=300, description="Seconds for the whole request")
 
 
 @registry.register(
@@ -51,18 +58,23 @@ class SipgateProvider(Provider[SipgateOptions]):
     _client: httpx.AsyncClient | None = None
 
     def client(self) -> httpx.AsyncClient:
+        # On the httpx-aiohttp transport: httpx's own stalls under many concurrent sends
+        # (bench/http_client.py). It reports a refused connection as a ConnectTimeout, so
+        # TIMEOUT is kept by asyncio alone and httpx is told not to time out at all.
         if self._client is None:
-            self._client = httpx.AsyncClient(
+            self._client = HttpxAiohttpClient(
                 auth=(self.options.USERNAME, self.options.PASSWORD),
                 proxy=self.options.PROXY or None,
+                timeout=None,
                 trust_env=False,
                 headers={"Content-Type": "text/xml; charset=utf-8"},
             )
         return self._client
 
     def request_body(self, phone: str, message: str) -> bytes:
-        number = self.phone_for(phone).lstrip("+")
-        session = {"RemoteUri": f"sip:{number}@sipgate.net", "TOS": "text", "Content": message}
+        # privacyIDEA's format: the number without surrounding blanks or "+", at sipgate.de.
+        number = self.phone_for(phone).strip().strip("+")
+        session = {"RemoteUri": f"sip:{number}@sipgate.de", "TOS": "text", "Content": message}
         return xmlrpc.client.dumps((session,), _METHOD, encoding="utf-8").encode()
 
     async def send(self, phone: str, message: str) -> SendResult:
@@ -72,8 +84,11 @@ class SipgateProvider(Provider[SipgateOptions]):
                 reply = await self.client().post(str(self.options.URL), content=body)
         except TimeoutError:
             raise timed_out(self.options.TIMEOUT) from None
-        except httpx.HTTPError as exc:
-            raise unreachable(exc) from None
+        except (httpx.HTTPError, aiohttp.ClientError) as exc:
+            # The transport maps most aiohttp errors to httpx's, some to misleading names:
+            # the original says what happened.
+            cause = exc.__cause__
+            raise unreachable(cause if isinstance(cause, aiohttp.ClientError) else exc) from None
         if reply.status_code != 200:
             raise SendError(
                 f"http_{reply.status_code}",
@@ -92,12 +107,16 @@ def _judge(content: bytes) -> SendResult:
     try:
         (reply,), _ = xmlrpc.client.loads(content)
     except xmlrpc.client.Fault as fault:
-        raise SendError(f"fault_{fault.faultCode}", f"Sipgate: {fault.faultString}") from None
-    except (ExpatError, ValueError, TypeError, xmlrpc.client.ResponseError):
+        raise SendError(
+            f"fault_{fault.faultCode}", f"Sipgate: {str(fault.faultString)[:200]}"
+        ) from None
+    except _UNREADABLE:
         raise SendError("bad_response", f"not an XML-RPC answer: {content[:200]!r}") from None
-    answer: dict[str, Any] = reply if isinstance(reply, dict) else {"StatusString": reply}
-    status = answer.get("StatusCode")
-    if status != 200:
+    if not isinstance(reply, dict) or "StatusCode" not in reply:
+        raise SendError("bad_response", f"not a SessionInitiate answer: {reply!r:.200}")
+    answer: dict[str, Any] = reply
+    status = answer["StatusCode"]
+    if str(status) != "200":
         text = answer.get("StatusString", "")
         raise SendError(f"status_{status}", f"Sipgate: {status} {text}".strip())
     session = str(answer.get("SessionID", ""))

@@ -16,18 +16,20 @@ class Call:
     method: str
     params: tuple[Any, ...]
     authorization: str
+    proxy_authorization: str
+    content_type: str
+    # What the request line named: an absolute URL when the call came through a proxy.
     request_line_url: str
+    peer: tuple[str, int] | None = None
+
+
+def _success() -> dict[str, Any]:
+    return {"StatusCode": 200, "StatusString": "Method success", "SessionID": "s-1"}
 
 
 @dataclass
 class XmlRpcServer:
-    answer: dict[str, Any] = field(
-        default_factory=lambda: {
-            "StatusCode": 200,
-            "StatusString": "Method success",
-            "SessionID": "s-1",
-        }
-    )
+    answer: Any = field(default_factory=_success)
     fault: tuple[int, str] | None = None
     http_status: int = 200
     raw: bytes | None = None
@@ -39,7 +41,15 @@ class XmlRpcServer:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         params, method = xmlrpc.client.loads(await request.read())
         self.calls.append(
-            Call(method or "", params, request.headers.get("Authorization", ""), str(request.url))
+            Call(
+                method or "",
+                params,
+                request.headers.get("Authorization", ""),
+                request.headers.get("Proxy-Authorization", ""),
+                request.headers.get("Content-Type", ""),
+                str(request.url),
+                request.transport.get_extra_info("peername") if request.transport else None,
+            )
         )
         if self.delay:
             await asyncio.sleep(self.delay)
@@ -56,7 +66,8 @@ class XmlRpcServer:
     async def start(self) -> XmlRpcServer:
         app = web.Application()
         app.router.add_route("POST", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
+        # Cancel a handler whose client gave up, so a delayed answer does not outlive a test.
+        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
