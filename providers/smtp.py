@@ -53,6 +53,14 @@ class SmtpOptions(ProviderOptions):
     TIMEOUT: float = Field(10.0, gt=0, le=300, description="Seconds for the whole send")
 
 
+def _recipient(address: str) -> str:
+    """The one address MAILTO gives: a phone number must not add recipients of its own."""
+    _header("MAILTO", address)
+    if any(char in address for char in ',;<>"()') or address.count("@") != 1:
+        raise SendError("recipient", f"MAILTO must give exactly one plain address: {address!r}")
+    return address
+
+
 def _header(name: str, value: str) -> str:
     if "\r" in value or "\n" in value:
         raise SendError("header", f"{name} would contain a line break")
@@ -69,18 +77,25 @@ class SmtpProvider(Provider[SmtpOptions]):
     options_model = SmtpOptions
     description = "E-mail to SMS: SMTP with STARTTLS or TLS, AUTH, templated address and text"
 
+    _context: ssl.SSLContext | None = None
+
     def message(self, phone: str, text: str) -> EmailMessage:
         options = self.options
         message = EmailMessage()
         message["From"] = _header("SENDER", options.SENDER)
-        message["To"] = _header("MAILTO", render(options.MAILTO, phone=phone, otp=text))
+        message["To"] = _recipient(render(options.MAILTO, phone=phone, otp=text))
         message["Subject"] = _header("SUBJECT", render(options.SUBJECT, phone=phone, otp=text))
         message["Message-ID"] = make_msgid(domain=options.SENDER.rpartition("@")[2])
         message.set_content(render(options.BODY, phone=phone, otp=text))
         return message
 
-    def _tls_context(self) -> ssl.SSLContext:
-        # Made per send: it reads the system's trust store, which the operator may update.
+    async def _tls_context(self) -> ssl.SSLContext:
+        # Loading the trust store takes tens of milliseconds: once per gateway, in a thread.
+        if self._context is None:
+            self._context = await asyncio.to_thread(self._new_tls_context)
+        return self._context
+
+    def _new_tls_context(self) -> ssl.SSLContext:
         context = ssl.create_default_context()
         if self.options.CHECK_SSL == "no":
             context.check_hostname = False
@@ -93,15 +108,17 @@ class SmtpProvider(Provider[SmtpOptions]):
         port = options.SMTP_PORT or _DEFAULT_PORTS[options.SMTP_TLS]
         try:
             async with asyncio.timeout(options.TIMEOUT):
+                tls = await self._tls_context() if options.SMTP_TLS != "none" else None
                 await aiosmtplib.send(
                     email,
+                    recipients=[str(email["To"])],
                     hostname=options.SMTP_SERVER,
                     port=port,
                     username=options.SMTP_USER or None,
                     password=options.SMTP_PASSWORD if options.SMTP_USER else None,
                     use_tls=options.SMTP_TLS == "tls",
                     start_tls=options.SMTP_TLS == "starttls",
-                    tls_context=self._tls_context() if options.SMTP_TLS != "none" else None,
+                    tls_context=tls,
                     timeout=options.TIMEOUT,
                 )
         except TimeoutError:

@@ -147,6 +147,14 @@ async def test_a_refused_recipient_is_an_error_retryable_only_when_temporary(
     assert reply[4:] in error.value.message
 
 
+async def test_a_phone_number_cannot_add_recipients(server_factory):
+    server = server_factory("plain")
+    with pytest.raises(SendError) as error:
+        await send(server.port, phone="1@evil.example, 2")
+    assert error.value.code == "recipient"
+    assert server.received == []
+
+
 async def test_a_dead_server_is_a_retryable_connection_error():
     with pytest.raises(SendError) as error:
         await send(free_port())
