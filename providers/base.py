@@ -28,25 +28,68 @@ class SendResult:
 
 
 class SendError(Exception):
-    """A send failed; `retryable` tells the dispatcher whether trying again may help."""
+    """A send failed. The subclass says what kind of failure, and so what the delivery engine
+    does next; `code` stays as data for the log and the message record."""
 
-    def __init__(self, code: str, message: str, retryable: bool = False) -> None:
+    retryable: bool = False  # may the same gateway be tried again?
+
+    def __init__(self, code: str, message: str, retryable: bool | None = None) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
-        self.retryable = retryable
+        if retryable is not None:
+            self.retryable = retryable
+
+
+class Unreachable(SendError):
+    """Nothing reached the gateway (refused, DNS, TLS handshake): fail over."""
+
+    retryable = True
+
+
+class TemporaryFailure(SendError):
+    """The gateway answered "not now" (HTTP 5xx, SMTP 4xx): retry with backoff, then fail over."""
+
+    retryable = True
+
+
+class Throttled(TemporaryFailure):
+    """The gateway asked to slow down: wait if that fits the deadline, else fail over."""
+
+    def __init__(self, code: str, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(code, message)
+        self.retry_after = retry_after
+
+
+class OutcomeUnknown(SendError):
+    """The request may have gone out, but no answer says so: a retry may duplicate it."""
+
+    retryable = True
+
+
+class TimedOut(OutcomeUnknown):
+    """No answer within the gateway's TIMEOUT."""
+
+
+class RejectedByGateway(SendError):
+    """The gateway refused the request itself (authentication, configuration, content):
+    fail over, never this gateway again for this message."""
+
+
+class RejectedNumber(SendError):
+    """The destination is invalid or barred: stop, another gateway will refuse it too."""
 
 
 def timed_out(seconds: float) -> SendError:
-    """The error of a send that got no answer in time: worth trying again."""
-    return SendError("timeout", f"no answer within {seconds:g} s", retryable=True)
+    """The error of a send that got no answer in time."""
+    return TimedOut("timeout", f"no answer within {seconds:g} s")
 
 
 def unreachable(detail: str | BaseException) -> SendError:
-    """The error of a send that could not reach its peer, or lost it: worth trying again."""
+    """The error of a send that could not reach its peer."""
     if isinstance(detail, BaseException):
         detail = f"{type(detail).__name__}: {detail}".rstrip(": ")
-    return SendError("connection", detail, retryable=True)
+    return Unreachable("connection", detail)
 
 
 def secret_field(default: Any = None, **kwargs: Any) -> Any:
