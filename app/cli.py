@@ -30,19 +30,16 @@ def serve(
 
     settings = get_settings()
     host, port = host or settings.host, port or settings.port
+    logging = log_config(settings.log_level, settings.log_format)
     if workers > 1:
+        from app.observability import multiprocess
+
+        # Before anything imports prometheus_client: the workers count into shared files.
+        multiprocess.prepare(settings.metrics_dir or settings.data_dir / "metrics")
         from app import workers as worker_processes
 
-        raise typer.Exit(
-            worker_processes.serve(host, port, workers, log_config(settings.log_level))
-        )
-    uvicorn.run(
-        "app.asgi:app",
-        host=host,
-        port=port,
-        log_config=log_config(settings.log_level),
-        proxy_headers=False,
-    )
+        raise typer.Exit(worker_processes.serve(host, port, workers, logging))
+    uvicorn.run("app.asgi:app", host=host, port=port, log_config=logging, proxy_headers=False)
 
 
 @db_cli.command("upgrade")

@@ -59,3 +59,9 @@ class GatewayFailed(SmsgwError):
     """The provider could not deliver; the message names the gateway."""
 
     status, code = 502, 801
+
+
+class NotReady(SmsgwError):
+    """A dependency (the database) does not answer: load balancers take the node out."""
+
+    status, code = 503, 503

@@ -1,41 +1,37 @@
-"""Logging: uvicorn's access log without query strings (they may carry a PIN or an OTP)."""
+"""Logging: text or JSON lines, one access line per request from smsgw.access.
+
+uvicorn's own access log is silenced: its line carries the raw path, whose query string
+may hold a PIN or an OTP, and none of the request id, route template or latency.
+"""
 
 from __future__ import annotations
 
-import logging
-from typing import Any
+from typing import Any, Literal
+
+LogFormat = Literal["text", "json"]
 
 
-class StripQuery(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple) and len(record.args) >= 3:
-            args = list(record.args)
-            if isinstance(args[2], str):
-                args[2] = args[2].split("?", 1)[0]
-            record.args = tuple(args)
-        return True
-
-
-def log_config(level: str) -> dict[str, Any]:
+def log_config(level: str, fmt: LogFormat = "text") -> dict[str, Any]:
+    formatter: dict[str, Any] = (
+        {"()": "app.observability.json_logs.JsonFormatter"}
+        if fmt == "json"
+        else {
+            "()": "app.observability.json_logs.ScrubbingFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s: %(message)s",
+        }
+    )
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"strip_query": {"()": StripQuery}},
-        "formatters": {
-            "default": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
-        },
-        "handlers": {
-            "default": {"class": "logging.StreamHandler", "formatter": "default"},
-            "access": {
-                "class": "logging.StreamHandler",
-                "formatter": "default",
-                "filters": ["strip_query"],
-            },
-        },
+        "formatters": {"default": formatter},
+        "handlers": {"default": {"class": "logging.StreamHandler", "formatter": "default"}},
         "loggers": {
             "": {"handlers": ["default"], "level": level},
-            "uvicorn.access": {"handlers": ["access"], "level": level, "propagate": False},
-            "uvicorn.error": {"level": level},
+            "uvicorn": {"handlers": [], "level": level, "propagate": True},
+            "uvicorn.error": {"handlers": [], "level": level, "propagate": True},
+            "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
+            "gunicorn.error": {"handlers": [], "level": level, "propagate": True},
+            "gunicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
             "alembic": {"level": "WARNING"},
         },
     }

@@ -10,12 +10,24 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app import __version__
-from app.api import audit, auth, health, policy, sms, smsgateway, system, token, validate
+from app.api import (
+    audit,
+    auth,
+    health,
+    observability,
+    policy,
+    sms,
+    smsgateway,
+    system,
+    token,
+    validate,
+)
 from app.api.body import BodyMiddleware
 from app.api.docs import install_docs
 from app.api.envelope import install_handlers
 from app.db.engine import Database
 from app.migrations import upgrade
+from app.observability.middleware import RequestObserver
 from app.openapi import install_openapi
 from app.runtime import Runtime
 from app.security import keys, passwords
@@ -39,7 +51,7 @@ TAGS = [
     {"name": "system", "description": "sms.* configuration"},
     {"name": "policy", "description": "Admin policies"},
     {"name": "audit", "description": "The audit trail"},
-    {"name": "health", "description": "Liveness"},
+    {"name": "health", "description": "Liveness, readiness, gateway health, metrics"},
 ]
 
 
@@ -113,7 +125,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_bytes=settings.max_body_bytes,
         form_only_paths=frozenset({"/auth/token"}),
     )
+    # Outermost: a request refused by the body checks still gets an id, a log line, a count.
+    app.add_middleware(RequestObserver)
     # /validate first: every login is matched against the routes in this order.
     for module in (validate, auth, smsgateway, sms, token, system, policy, audit, health):
         app.include_router(module.router)
+    app.include_router(observability.router)
     return app

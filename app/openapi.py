@@ -45,7 +45,7 @@ def install_openapi(app: FastAPI) -> None:
 
 
 # Operations anyone may call; every other one needs an admin token.
-PUBLIC_OPERATIONS = frozenset({"login", "oauth2_token", "health", "validate_check"})
+PUBLIC_OPERATIONS = frozenset({"login", "oauth2_token", "health", "readiness", "validate_check"})
 
 
 def _add_security(schema: dict[str, Any]) -> None:

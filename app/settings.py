@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -23,6 +24,19 @@ class Settings(BaseSettings):
     )
     jwt_lifetime_seconds: int = Field(3600, gt=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = Field(
+        "text", description="json: one JSON object per line, for log shippers"
+    )
+    metrics_allow: str = Field(
+        "127.0.0.0/8,::1/128",
+        description="Comma-separated addresses or networks that may read /metrics without "
+        "a token (others need the metrics_read action); empty: none",
+    )
+    metrics_dir: Path | None = Field(
+        None,
+        description="prometheus-client's multiprocess directory for `serve --workers`; "
+        "default: <data_dir>/metrics. Emptied at every start",
+    )
     script_dir: Path | None = Field(None, description="Where the script provider finds scripts")
     admin_user: str = "admin"
     admin_password: SecretStr | None = None
@@ -47,6 +61,18 @@ class Settings(BaseSettings):
     )
     login_max_failures: int = Field(5, gt=0, description="Failed logins before a lock-out")
     login_lockout_seconds: int = Field(300, ge=0, description="How long a lock-out lasts")
+
+    @field_validator("metrics_allow")
+    @classmethod
+    def _networks_parse(cls, value: str) -> str:
+        for part in value.split(","):
+            if part.strip():
+                ipaddress.ip_network(part.strip(), strict=False)  # ValueError names it
+        return value
+
+    @property
+    def metrics_networks(self) -> list[str]:
+        return [part.strip() for part in self.metrics_allow.split(",") if part.strip()]
 
     @property
     def effective_database_url(self) -> str:

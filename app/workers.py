@@ -25,6 +25,7 @@ from multiprocessing.process import BaseProcess
 from types import FrameType
 from typing import Any
 
+from app.observability import multiprocess
 from app.settings import Settings, get_settings
 
 log = logging.getLogger("smsgw.workers")
@@ -106,6 +107,7 @@ def serve(host: str, port: int, workers: int, log_config: dict[str, Any]) -> int
         for index, (process, started) in enumerate(running):
             if process.is_alive() or stopping:
                 continue
+            multiprocess.worker_exited(process.pid or 0)
             deaths_at_start = (
                 deaths_at_start + 1 if time.monotonic() - started < _SETTLE_SECONDS else 0
             )
@@ -123,6 +125,8 @@ def serve(host: str, port: int, workers: int, log_config: dict[str, Any]) -> int
         process.join(30)
         if process.is_alive():
             process.kill()
+            process.join(5)
+        multiprocess.worker_exited(process.pid or 0)
     return status
 
 

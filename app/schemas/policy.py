@@ -24,6 +24,8 @@ ADMIN_ACTIONS = (
     "sms_send",
     "messagelist",
     "auditlog",
+    "metrics_read",
+    "gatewayhealth_read",
 )
 
 

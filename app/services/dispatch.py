@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.db.tables import MessageLog, utcnow
+from app.observability import sends
 from app.runtime import Runtime
 from app.schemas.sms import MessageOut
 from app.services import gateways
@@ -42,6 +43,7 @@ async def send(rt: Runtime, outgoing: Outgoing) -> MessageOut:
     """
     entry = await _attempt(rt, outgoing)
     entry["id"] = await rt.journal.record(MESSAGES, entry)
+    _observe(entry, entry["id"])
     return to_out(entry)
 
 
@@ -52,8 +54,22 @@ async def deliver(rt: Runtime, outgoing: Outgoing) -> bool:
     journal commits rows in the order they came, so both are written before it answers.
     """
     entry = await _attempt(rt, outgoing)
-    rt.journal.queue(MESSAGES, entry).add_done_callback(_log_write_failure)
+    written = rt.journal.queue(MESSAGES, entry)
+    written.add_done_callback(_log_write_failure)
+    _observe(entry, written)
     return bool(entry["status"] == "sent")
+
+
+def _observe(entry: Mapping[str, Any], message_id: int | asyncio.Future[int]) -> None:
+    failed = entry["status"] == "failed"
+    sends.message_finished(
+        entry["gateway"],
+        "failed" if failed else "sent",
+        entry["latency_ms"] / 1000,
+        message_id,
+        error=entry["error"],
+        source=entry["source"],
+    )
 
 
 def _log_write_failure(done: asyncio.Future[int]) -> None:
@@ -64,22 +80,23 @@ def _log_write_failure(done: asyncio.Future[int]) -> None:
 async def _attempt(rt: Runtime, outgoing: Outgoing) -> dict[str, Any]:
     """Send once through the gateway; the message-log row that says how it went."""
     config = await gateways.config_for_send(rt, outgoing.gateway)
+    sends.hide(outgoing.phone, outgoing.message)
     started = utcnow()
     clock = time.perf_counter()
     ids: list[str] = []
     parts, error = 0, ""
+    failure: Exception | None = None
     try:
         async with rt.pool.lease(config) as provider:
             result = await provider.send(outgoing.phone, outgoing.message)
         ids, parts = result.message_ids, result.parts
     except SendError as exc:
-        error = f"{exc.code}: {exc.message}"
+        error, failure = f"{exc.code}: {exc.message}", exc
     except (OptionsInvalid, UnknownProvider) as exc:
         # Stored before validation existed, or its provider was removed: fail, don't crash.
-        error = f"gateway definition unusable: {exc}"
+        error, failure = f"gateway definition unusable: {exc}", exc
     latency_ms = (time.perf_counter() - clock) * 1000
-    if error:
-        log.warning("send through %s failed: %s", outgoing.gateway, error)
+    sends.attempt_finished(outgoing.gateway, failure, latency_ms / 1000)
     return {
         "created_at": started,
         "finished_at": utcnow(),

@@ -22,6 +22,7 @@ from app.db import login_repo
 from app.db.login_repo import LoginToken, OpenChallenge
 from app.db.tables import utcnow
 from app.errors import NotFound
+from app.observability import logins
 from app.runtime import Runtime
 from app.schemas.validate import ChallengeInfo, CheckDetail, CheckIn, TriggerIn
 from app.security import hotp
@@ -115,6 +116,7 @@ async def check(rt: Runtime, form: CheckIn, ip: str) -> Outcome:
         outcome = await _answer_challenge(rt, subject, form)
     else:
         outcome = await _pin_or_pin_otp(rt, subject, form)
+    logins.observe(outcome.authentication, outcome.detail.message, outcome.challenges, "challenge")
     await _audit(rt, subject, outcome, "validate_check")
     return outcome
 
@@ -130,6 +132,7 @@ async def trigger(rt: Runtime, form: TriggerIn, ip: str) -> Outcome:
         outcome = _reject(LOCKED if any(t.locked for t in tokens) else DISABLED)
     else:
         outcome = await _start_challenges(rt, usable, "trigger")
+    logins.observe(outcome.authentication, outcome.detail.message, outcome.challenges, "trigger")
     await _audit(rt, subject, outcome, "validate_triggerchallenge")
     return outcome
 

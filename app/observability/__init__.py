@@ -1,0 +1,1 @@
+"""Logs, metrics, gateway health: what an operator watches."""

@@ -1,0 +1,100 @@
+"""The metrics every process counts, and the calls that count them.
+
+Each call is one line at the place it describes (the request middleware, the send, the
+login); nothing else in the service imports prometheus_client. Under `serve --workers N`
+the values live in prometheus-client's multiprocess files (see multiprocess.py), so a
+scrape of any worker sums them all.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from prometheus_client import Counter, Histogram
+
+from providers.base import OutcomeUnknown, SendError
+
+AttemptOutcome = Literal["accepted", "retryable", "permanent", "unknown"]
+SendOutcome = Literal["sent", "failed", "expired", "blocked"]
+
+_HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_SEND_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+
+HTTP_REQUESTS = Counter(
+    "smsgw_http_requests",
+    "HTTP requests by route template, method and status",
+    ["route", "method", "status"],
+)
+HTTP_LATENCY = Histogram(
+    "smsgw_http_request_duration_seconds",
+    "Time from a request's arrival to its answer's last byte, by route template",
+    ["route", "method"],
+    buckets=_HTTP_BUCKETS,
+)
+SENDS = Counter(
+    "smsgw_sends",
+    "Messages that reached a final state, by the gateway that took (or last tried) them",
+    ["gateway", "outcome"],
+)
+SEND_LATENCY = Histogram(
+    "smsgw_send_duration_seconds",
+    "Time from a message's creation to its final state, by gateway",
+    ["gateway"],
+    buckets=_SEND_BUCKETS,
+)
+ATTEMPTS = Counter(
+    "smsgw_send_attempts",
+    "Attempts to hand a message to a gateway, by gateway and outcome",
+    ["gateway", "outcome"],
+)
+ATTEMPT_LATENCY = Histogram(
+    "smsgw_send_attempt_duration_seconds",
+    "Time a gateway took to accept or refuse one attempt, by gateway",
+    ["gateway"],
+    buckets=_SEND_BUCKETS,
+)
+CHALLENGES_STARTED = Counter(
+    "smsgw_challenges_started",
+    "Challenges whose OTP went out, by how they began (PIN or triggerchallenge)",
+    ["kind"],
+)
+CHALLENGES_ACCEPTED = Counter("smsgw_challenges_accepted", "Logins accepted with an OTP")
+CHALLENGES_REJECTED = Counter("smsgw_challenges_rejected", "Logins rejected, by reason", ["reason"])
+
+
+def http_request(route: str, method: str, status: int, seconds: float) -> None:
+    HTTP_REQUESTS.labels(route, method, str(status)).inc()
+    HTTP_LATENCY.labels(route, method).observe(seconds)
+
+
+def attempt_outcome(error: BaseException | None) -> AttemptOutcome:
+    """How an attempt ended, from the error it raised (None: accepted)."""
+    if error is None:
+        return "accepted"
+    if isinstance(error, OutcomeUnknown):
+        return "unknown"
+    if isinstance(error, SendError) and error.retryable:
+        return "retryable"
+    return "permanent"
+
+
+def attempt(gateway: str, outcome: AttemptOutcome, seconds: float) -> None:
+    ATTEMPTS.labels(gateway, outcome).inc()
+    ATTEMPT_LATENCY.labels(gateway).observe(seconds)
+
+
+def send(gateway: str, outcome: SendOutcome, seconds: float) -> None:
+    SENDS.labels(gateway, outcome).inc()
+    SEND_LATENCY.labels(gateway).observe(seconds)
+
+
+def challenges_started(kind: str, count: int) -> None:
+    CHALLENGES_STARTED.labels(kind).inc(count)
+
+
+def challenge_accepted() -> None:
+    CHALLENGES_ACCEPTED.inc()
+
+
+def challenge_rejected(reason: str) -> None:
+    CHALLENGES_REJECTED.labels(reason).inc()

@@ -1,0 +1,63 @@
+"""The one call a sender makes when an attempt ends: metrics, the circuit's cache, the log.
+
+Today app/services/dispatch.py sends once per message, so an attempt's end is also its
+message's end; the delivery engine calls `attempt_finished` per attempt and
+`message_finished` at a message's final state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+
+from app.observability import context, metrics
+from app.observability.metrics import SendOutcome
+from app.services import circuit
+
+log = logging.getLogger("smsgw.send")
+_CODES = re.compile(r"\d{4,}")
+
+
+def hide(phone: str, text: str) -> None:
+    """Keep a send's number, its text and any code in the text out of the log."""
+    context.hide(phone, text, *_CODES.findall(text))
+
+
+def attempt_finished(gateway: str, error: BaseException | None, seconds: float) -> None:
+    metrics.attempt(gateway, metrics.attempt_outcome(error), seconds)
+    circuit.attempt_recorded(gateway)
+
+
+def message_finished(
+    gateway: str,
+    outcome: SendOutcome,
+    seconds: float,
+    message_id: int | asyncio.Future[int],
+    *,
+    error: str = "",
+    source: str = "",
+) -> None:
+    """Count the message and log it with its id (at once, or when its row is written)."""
+    metrics.send(gateway, outcome, seconds)
+    fields = {
+        "gateway": gateway,
+        "outcome": outcome,
+        "latency_ms": round(seconds * 1000, 2),
+        "source": source,
+    }
+
+    def write(identifier: int | None) -> None:
+        line, level = ("sms %s", logging.INFO) if not error else ("sms %s: %s", logging.WARNING)
+        args = (outcome, error) if error else (outcome,)
+        log.log(level, line, *args, extra={**fields, "message_id": identifier})
+
+    if isinstance(message_id, int):
+        write(message_id)
+        return
+
+    def written(done: asyncio.Future[int]) -> None:
+        ok = not done.cancelled() and done.exception() is None
+        write(done.result() if ok else None)
+
+    message_id.add_done_callback(written)
