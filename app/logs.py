@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 LogFormat = Literal["text", "json"]
+QUIET = ("sqlalchemy", "httpx", "httpcore", "aiosqlite", "asyncpg", "aiosmtplib", "hpack")
 
 
 def log_config(level: str, fmt: LogFormat = "text") -> dict[str, Any]:
@@ -33,5 +34,8 @@ def log_config(level: str, fmt: LogFormat = "text") -> dict[str, Any]:
             "gunicorn.error": {"handlers": [], "level": level, "propagate": True},
             "gunicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
             "alembic": {"level": "WARNING"},
+            # At DEBUG these would log SQL parameters and request URLs, which carry numbers
+            # and texts; their warnings and errors still come through.
+            **{name: {"level": "WARNING"} for name in QUIET},
         },
     }

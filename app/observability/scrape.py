@@ -7,7 +7,7 @@ they are computed once per scrape instead of being counted by each worker.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -18,12 +18,11 @@ from app.observability import multiprocess
 from app.services.circuit import Circuit
 
 
-@dataclass
+@dataclass(eq=False)  # the registry keys collectors by identity
 class DatabaseGauges(Collector):
     waiting: dict[str, tuple[int, datetime | None]]
     circuits: dict[str, Circuit]
     now: datetime
-    families: list[GaugeMetricFamily] = field(default_factory=list)
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         depth = GaugeMetricFamily(
