@@ -10,9 +10,14 @@ from sqlalchemy import insert
 
 from app.db.tables import MessageLog, utcnow
 from app.services import circuit
-from tests.api.sms_login import PHONE, check, enrol, gateway_to_sink, last_otp
+from tests.api.sms_login import check, enrol, gateway_to_sink, last_otp
 from tests.api.test_sms import make_gateway
 from tests.observability.scraping import scrape, value
+
+
+async def grant(api, action: str) -> None:
+    """An admin policy granting `action` (and policywrite, to change it again)."""
+    await api.post("/policy/ops", {"scope": "admin", "action": f"{action}, policywrite"})
 
 
 async def send(api, gateway="gw1", phone="+491701234567", message="hi"):
@@ -42,22 +47,22 @@ async def test_requests_are_counted_by_route_template_method_and_status(admin_ap
     unmatched = {"route": "unmatched", "status": "404"}
     assert value(after, name, **unmatched) - value(before, name, **unmatched) == 1
     latency = "smsgw_http_request_duration_seconds_count"
-    assert value(after, latency, route="/smsgateway/{identifier}") - value(
-        before, latency, route="/smsgateway/{identifier}"
-    ) == 2
+    assert (
+        value(after, latency, route="/smsgateway/{identifier}")
+        - value(before, latency, route="/smsgateway/{identifier}")
+        == 2
+    )
 
 
-async def test_metrics_outside_the_allow_list_need_the_metrics_read_action(
-    service, admin_api
-):
+async def test_metrics_outside_the_allow_list_need_the_metrics_read_action(service, admin_api):
     transport = httpx.ASGITransport(app=service, client=("10.1.2.3", 40000))
     async with httpx.AsyncClient(transport=transport, base_url="http://smsgw.test") as outside:
         assert (await outside.get("/metrics")).status_code == 401
         token = {"Authorization": admin_api.token}
         assert (await outside.get("/metrics", headers=token)).status_code == 200
-        await admin_api.post("/policy/ops", {"scope": "admin", "action": "sms_send, policywrite"})
+        await grant(admin_api, "sms_send")
         assert (await outside.get("/metrics", headers=token)).status_code == 403
-        await admin_api.post("/policy/ops", {"scope": "admin", "action": "metrics_read, policywrite"})
+        await grant(admin_api, "metrics_read")
         assert (await outside.get("/metrics", headers=token)).status_code == 200
 
 
@@ -80,9 +85,7 @@ async def test_sends_and_attempts_are_counted_by_gateway_and_outcome(admin_api, 
     assert grew("smsgw_send_duration_seconds_count", gateway="gw1") == 2
 
 
-async def test_challenges_are_counted_started_accepted_and_rejected_by_reason(
-    admin_api, http_sink
-):
+async def test_challenges_are_counted_started_accepted_and_rejected_by_reason(admin_api, http_sink):
     await gateway_to_sink(admin_api, http_sink)
     await enrol(admin_api)
     before = await scrape(admin_api)
@@ -137,9 +140,9 @@ async def test_gateway_health_gives_ratio_latency_last_error_and_failures_in_a_r
 
 
 async def test_gateway_health_needs_the_gatewayhealth_read_action(admin_api):
-    await admin_api.post("/policy/ops", {"scope": "admin", "action": "smsgateway_read, policywrite"})
+    await grant(admin_api, "smsgateway_read")
     await admin_api.error("GET", "/sms/gateways/health", status=403, code=303)
-    await admin_api.post("/policy/ops", {"scope": "admin", "action": "gatewayhealth_read, policywrite"})
+    await grant(admin_api, "gatewayhealth_read")
     assert await admin_api.value("/sms/gateways/health") == []
 
 
@@ -175,7 +178,3 @@ async def test_observability_routes_answer_without_an_admin_token_from_loopback(
     anonymous_api, path
 ):
     assert (await anonymous_api.client.get(path)).status_code == 200
-
-
-async def test_login_helpers_phone_is_a_full_number():
-    assert PHONE.startswith("+49") and len(PHONE) == 13

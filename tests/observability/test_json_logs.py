@@ -50,9 +50,7 @@ def json_logs() -> Iterator[io.StringIO]:
             logging.getLogger(name).setLevel(level)
 
 
-async def test_a_whole_login_and_send_logs_no_pin_otp_text_number_or_secret(
-    admin_api, http_sink
-):
+async def test_a_whole_login_and_send_logs_no_pin_otp_text_number_or_secret(admin_api, http_sink):
     with json_logs() as stream:
         await admin_api.post(
             "/smsgateway",
