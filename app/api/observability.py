@@ -11,7 +11,6 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from app.api.deps import Rt, allow, client_ip
 from app.api.envelope import error_doc, ok
 from app.api.smsgateway import ERRORS
-from app.db import health_repo
 from app.db.tables import utcnow
 from app.observability.scrape import DatabaseGauges, exposition
 from app.schemas.envelope import Envelope, NoDetail
@@ -44,8 +43,7 @@ def _allowed(networks: list[str], address: str) -> bool:
 
 @router.get("/metrics", include_in_schema=False, dependencies=[Depends(metrics_reader)])
 async def metrics(rt: Rt) -> Response:
-    waiting = await rt.db.read_sql(health_repo.waiting)
-    circuits = await gateway_health.circuits(rt)
+    waiting, circuits = await gateway_health.scrape(rt)
     body = exposition([DatabaseGauges(waiting, circuits, utcnow())])
     return Response(body, media_type=CONTENT_TYPE_LATEST)
 

@@ -74,15 +74,19 @@ async def report(rt: Runtime) -> list[GatewayHealthOut]:
     return await rt.db.read_sql(read)
 
 
-async def circuits(rt: Runtime) -> dict[str, circuit.Circuit]:
-    """Every defined gateway's circuit, for the metrics scrape."""
+Waiting = dict[str, tuple[int, datetime | None]]
+
+
+async def scrape(rt: Runtime) -> tuple[Waiting, dict[str, circuit.Circuit]]:
+    """What a metrics scrape reads: the outbox's waiting messages and every circuit."""
     now = utcnow()
 
-    def read(tx: Connection) -> dict[str, circuit.Circuit]:
-        return {
+    def read(tx: Connection) -> tuple[Waiting, dict[str, circuit.Circuit]]:
+        circuits = {
             name: circuit.replay(health_repo.recent_attempts(tx, name, circuit.HISTORY), now)
             for name in health_repo.gateway_names(tx)
         }
+        return health_repo.waiting(tx), circuits
 
     return await rt.db.read_sql(read)
 

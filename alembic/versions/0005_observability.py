@@ -1,0 +1,23 @@
+"""observability: a gateway's newest message-log rows found by index
+
+Revision ID: 0005_observability
+Revises: 0001
+Create Date: 2026-11-30
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "0005_observability"
+down_revision: str | None = "0001"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_index("ix_message_gateway_id", "message", ["gateway", "id"], unique=False)
+
+
+def downgrade() -> None:
+    op.drop_index("ix_message_gateway_id", table_name="message")
