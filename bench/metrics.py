@@ -22,7 +22,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, insert, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.db.tables import Gateway, MessageLog
@@ -40,6 +40,10 @@ async def _fill(url: str, messages: int, gateways: int) -> None:
     engine = create_async_engine(url)
     async with engine.begin() as connection:
         await connection.run_sync(_rows, messages, gateways)
+    async with engine.connect() as connection:
+        # Statistics as a database in service has them (autovacuum would gather them).
+        await connection.execute(text("ANALYZE"))
+        await connection.commit()
     await engine.dispose()
 
 

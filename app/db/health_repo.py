@@ -6,10 +6,11 @@ health route, and (cached briefly) before each send.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, select, union_all
 
 from app.db.tables import Gateway, MessageLog
 
@@ -36,27 +37,54 @@ def _aware(moment: datetime) -> datetime:
 
 def recent_attempts(tx: Connection, gateway: str, limit: int) -> list[Attempt]:
     """The gateway's last `limit` attempts, newest first."""
-    rows = tx.execute(
-        select(M.c.status, M.c.created_at, M.c.finished_at, M.c.latency_ms, M.c.error)
-        .where(M.c.gateway == gateway)
+    return recent_attempts_of(tx, [gateway], limit)[gateway]
+
+
+def recent_attempts_of(
+    tx: Connection, gateways: Sequence[str], limit: int
+) -> dict[str, list[Attempt]]:
+    """Each gateway's last `limit` attempts, newest first: one statement, one index range
+    per gateway, however many rows the log holds."""
+    found: dict[str, list[tuple[int, Attempt]]] = {name: [] for name in gateways}
+    if not gateways:
+        return {}
+    parts = [
+        select(
+            M.c.id,
+            M.c.gateway,
+            M.c.status,
+            M.c.created_at,
+            M.c.finished_at,
+            M.c.latency_ms,
+            M.c.error,
+        )
+        .where(M.c.gateway == name)
         .order_by(M.c.id.desc())
         .limit(limit)
-    )
-    attempts = []
-    for status, created, finished, latency, error in rows:
-        if status in WAITING or (error or "").startswith(CIRCUIT_OPEN):
+        .subquery()
+        for name in gateways
+    ]
+    statement = union_all(*(select(part) for part in parts))
+    for ident, name, status, created, finished, latency, error in tx.execute(statement):
+        if status in WAITING or CIRCUIT_OPEN in (error or ""):
             continue
         start = _aware(created)
-        attempts.append(
-            Attempt(
-                ok=status != "failed",
-                started_at=start,
-                finished_at=_aware(finished) if finished else start,
-                latency_ms=float(latency or 0.0),
-                error=error or "",
+        found[name].append(
+            (
+                ident,
+                Attempt(
+                    ok=status != "failed",
+                    started_at=start,
+                    finished_at=_aware(finished) if finished else start,
+                    latency_ms=float(latency or 0.0),
+                    error=error or "",
+                ),
             )
         )
-    return attempts
+    return {
+        name: [attempt for _, attempt in sorted(rows, key=lambda r: r[0], reverse=True)]
+        for name, rows in found.items()
+    }
 
 
 def last_failure(tx: Connection, gateway: str) -> tuple[str, datetime] | None:

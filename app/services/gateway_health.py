@@ -63,8 +63,10 @@ async def report(rt: Runtime) -> list[GatewayHealthOut]:
 
     def read(tx: Connection) -> list[GatewayHealthOut]:
         answers = []
-        for name in health_repo.gateway_names(tx):
-            attempts = health_repo.recent_attempts(tx, name, WINDOW_ATTEMPTS)
+        names = health_repo.gateway_names(tx)
+        recent = health_repo.recent_attempts_of(tx, names, WINDOW_ATTEMPTS)
+        for name in names:
+            attempts = recent[name]
             failure = next(((a.error, a.finished_at) for a in attempts if not a.ok), None)
             if failure is None:
                 failure = health_repo.last_failure(tx, name)
@@ -82,10 +84,8 @@ async def scrape(rt: Runtime) -> tuple[Waiting, dict[str, circuit.Circuit]]:
     now = utcnow()
 
     def read(tx: Connection) -> tuple[Waiting, dict[str, circuit.Circuit]]:
-        circuits = {
-            name: circuit.replay(health_repo.recent_attempts(tx, name, circuit.HISTORY), now)
-            for name in health_repo.gateway_names(tx)
-        }
+        recent = health_repo.recent_attempts_of(tx, health_repo.gateway_names(tx), circuit.HISTORY)
+        circuits = {name: circuit.replay(attempts, now) for name, attempts in recent.items()}
         return health_repo.waiting(tx), circuits
 
     return await rt.db.read_sql(read)
