@@ -110,15 +110,17 @@ def waiting(tx: Connection) -> dict[str, tuple[int, datetime | None]]:
     smallest waiting id is the oldest), then one row read by its key: fast however many
     final rows the log holds and however many wait.
     """
-    found: dict[str, tuple[int, datetime | None]] = {}
-    for status in WAITING:
-        count, first = tx.execute(
-            select(func.count(), func.min(M.c.id)).where(M.c.status == status)
-        ).one()
-        oldest = None
-        if first is not None:
-            oldest = _aware(tx.execute(select(M.c.created_at).where(M.c.id == first)).scalar_one())
-        found[status] = (int(count), oldest)
+    counted = tx.execute(
+        select(M.c.status, func.count(), func.min(M.c.id))
+        .where(M.c.status.in_(WAITING))
+        .group_by(M.c.status)
+    ).all()
+    firsts = [first for _, _, first in counted if first is not None]
+    rows = tx.execute(select(M.c.id, M.c.created_at).where(M.c.id.in_(firsts)))
+    created: dict[int, datetime] = {ident: moment for ident, moment in rows}
+    found: dict[str, tuple[int, datetime | None]] = dict.fromkeys(WAITING, (0, None))
+    for status, count, first in counted:
+        found[status] = (int(count), _aware(created[first]) if first in created else None)
     return found
 
 
