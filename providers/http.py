@@ -8,19 +8,20 @@ from typing import Any, Literal
 from urllib.parse import urlencode
 
 import aiohttp
+import httpx
 from pydantic import AnyHttpUrl, ConfigDict, Field
 from yarl import URL
 
 from providers.base import (
     Provider,
     ProviderOptions,
-    SendError,
+    RejectedByGateway,
     SendResult,
     render,
     secret_field,
     timed_out,
-    unreachable,
 )
+from providers.http_client import pooled_client, status_error, transport_error
 from providers.registry import registry
 
 YesNo = Literal["yes", "no"]
@@ -62,33 +63,31 @@ class HttpProvider(Provider[HttpOptions]):
     headers_allowed = True
     description = "HTTP/HTTPS gateway: GET or POST (form or JSON), basic auth, markers"
 
-    _session: aiohttp.ClientSession | None = None
+    _client: httpx.AsyncClient | None = None
 
-    def _url_and_auth(self) -> tuple[URL, aiohttp.BasicAuth | None]:
+    def _url_and_auth(self) -> tuple[str, tuple[str, str] | None]:
         url = URL(str(self.options.URL))
         user, password = self.options.USERNAME, self.options.PASSWORD
         if url.user and not user:
             user, password = url.user, url.password
-        url = url.with_user(None)
-        return url, aiohttp.BasicAuth(user, password or "") if user else None
+        return str(url.with_user(None)), (user, password or "") if user else None
 
-    def _proxy(self, url: URL) -> str | None:
-        proxy = self.options.HTTPS_PROXY if url.scheme == "https" else self.options.HTTP_PROXY
+    def _proxy(self, url: str) -> str | None:
+        https = url.startswith("https:")
+        proxy = self.options.HTTPS_PROXY if https else self.options.HTTP_PROXY
         return proxy or self.options.PROXY
 
-    def session(self) -> aiohttp.ClientSession:
-        # One pooled session per gateway: connections are reused across sends. aiohttp's
-        # client directly, not through httpx: per send it costs a third of the CPU of an
-        # httpx.AsyncClient on the httpx-aiohttp transport, and CPU is what limits the
-        # service's throughput (bench/dispatch.py).
-        if self._session is None or self._session.closed:
-            verify = self.options.CHECK_SSL == "yes"
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=1000, ssl=verify),
+    def client(self) -> httpx.AsyncClient:
+        # One pooled client per gateway: connections are reused across sends.
+        if self._client is None:
+            url, auth = self._url_and_auth()
+            self._client = pooled_client(
+                verify=self.options.CHECK_SSL == "yes",
+                proxy=self._proxy(url),
+                auth=auth,
                 headers=self.headers,
-                trust_env=False,
             )
-        return self._session
+        return self._client
 
     def _parameters(self, phone: str, message: str) -> dict[str, str]:
         return {
@@ -98,47 +97,43 @@ class HttpProvider(Provider[HttpOptions]):
 
     async def send(self, phone: str, message: str) -> SendResult:
         phone = self.phone_for(phone)
-        url, auth = self._url_and_auth()
+        url, _ = self._url_and_auth()
         parameters = self._parameters(phone, message)
         kwargs: dict[str, Any] = {}
         if self.options.HTTP_METHOD == "GET":
             kwargs["params"] = parameters
         else:
-            # Encoded here: aiohttp's FormData does the same with more work per send.
+            # Encoded here, so that the body is exactly what privacyIDEA would send.
             as_json = self.options.SEND_DATA_AS_JSON == "yes"
             body = json.dumps(parameters) if as_json else urlencode(parameters)
-            kwargs["data"] = body.encode()
+            kwargs["content"] = body.encode()
             if not any(name.lower() == "content-type" for name in self.headers):
                 kwargs["headers"] = {"Content-Type": _JSON if as_json else _FORM}
+        client = self.client()
         try:
-            async with (
-                asyncio.timeout(self.options.TIMEOUT),
-                self.session().request(
-                    self.options.HTTP_METHOD, url, auth=auth, proxy=self._proxy(url), **kwargs
-                ) as reply,
-            ):
-                text = await reply.text(errors="replace")
-                status = reply.status
+            async with asyncio.timeout(self.options.TIMEOUT):
+                reply = await client.request(self.options.HTTP_METHOD, url, **kwargs)
         except TimeoutError:
             raise timed_out(self.options.TIMEOUT) from None
-        except aiohttp.ClientError as exc:
-            raise unreachable(exc) from None
-        return self._judge(status, text)
+        except (httpx.HTTPError, aiohttp.ClientError) as exc:
+            raise transport_error(exc) from None
+        return self._judge(reply)
 
-    def _judge(self, status: int, text: str) -> SendResult:
+    def _judge(self, reply: httpx.Response) -> SendResult:
+        status, text = reply.status_code, reply.text
         if status not in _SUCCESS_STATUSES:
-            raise SendError(
-                f"http_{status}",
-                f"gateway answered HTTP {status}: {text[:200]}",
-                retryable=status >= 500 or status == 429,
-            )
+            raise status_error(status, reply.headers, text, "gateway")
         if self.options.RETURN_FAIL and self.options.RETURN_FAIL in text:
-            raise SendError("rejected", f"gateway reply contains the fail marker: {text[:200]}")
+            raise RejectedByGateway(
+                "rejected", f"gateway reply contains the fail marker: {text[:200]}"
+            )
         if self.options.RETURN_SUCCESS and self.options.RETURN_SUCCESS not in text:
-            raise SendError("rejected", f"gateway reply lacks the success marker: {text[:200]}")
+            raise RejectedByGateway(
+                "rejected", f"gateway reply lacks the success marker: {text[:200]}"
+            )
         return SendResult(message_ids=[], parts=1, raw_status=f"{status} {text[:200]}")
 
     async def aclose(self) -> None:
-        if self._session is not None:
-            session, self._session = self._session, None
-            await session.close()
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.aclose()

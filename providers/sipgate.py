@@ -17,18 +17,20 @@ from xml.parsers.expat import ExpatError
 
 import aiohttp
 import httpx
-from httpx_aiohttp import HttpxAiohttpClient
 from pydantic import AnyHttpUrl, Field
 
 from providers.base import (
+    OutcomeUnknown,
     Provider,
     ProviderOptions,
+    RejectedByGateway,
     SendError,
     SendResult,
+    TemporaryFailure,
     secret_field,
     timed_out,
-    unreachable,
 )
+from providers.http_client import pooled_client, status_error, transport_error
 from providers.registry import registry
 
 SIPGATE_URL = "https://samurai.sipgate.net/RPC2"
@@ -58,15 +60,10 @@ class SipgateProvider(Provider[SipgateOptions]):
     _client: httpx.AsyncClient | None = None
 
     def client(self) -> httpx.AsyncClient:
-        # On the httpx-aiohttp transport: httpx's own stalls under many concurrent sends
-        # (bench/http_client.py). It reports a refused connection as a ConnectTimeout, so
-        # TIMEOUT is kept by asyncio alone and httpx is told not to time out at all.
         if self._client is None:
-            self._client = HttpxAiohttpClient(
+            self._client = pooled_client(
+                proxy=self.options.PROXY,
                 auth=(self.options.USERNAME, self.options.PASSWORD),
-                proxy=self.options.PROXY or None,
-                timeout=None,
-                trust_env=False,
                 headers={"Content-Type": "text/xml; charset=utf-8"},
             )
         return self._client
@@ -85,16 +82,9 @@ class SipgateProvider(Provider[SipgateOptions]):
         except TimeoutError:
             raise timed_out(self.options.TIMEOUT) from None
         except (httpx.HTTPError, aiohttp.ClientError) as exc:
-            # The transport maps most aiohttp errors to httpx's, some to misleading names:
-            # the original says what happened.
-            cause = exc.__cause__
-            raise unreachable(cause if isinstance(cause, aiohttp.ClientError) else exc) from None
+            raise transport_error(exc) from None
         if reply.status_code != 200:
-            raise SendError(
-                f"http_{reply.status_code}",
-                f"Sipgate answered HTTP {reply.status_code}: {reply.text[:200]}",
-                retryable=reply.status_code >= 500 or reply.status_code == 429,
-            )
+            raise status_error(reply.status_code, reply.headers, reply.text, "Sipgate")
         return _judge(reply.content)
 
     async def aclose(self) -> None:
@@ -107,17 +97,25 @@ def _judge(content: bytes) -> SendResult:
     try:
         (reply,), _ = xmlrpc.client.loads(content)
     except xmlrpc.client.Fault as fault:
-        raise SendError(
+        raise RejectedByGateway(
             f"fault_{fault.faultCode}", f"Sipgate: {str(fault.faultString)[:200]}"
         ) from None
     except _UNREADABLE:
-        raise SendError("bad_response", f"not an XML-RPC answer: {content[:200]!r}") from None
+        # Something answered 200 that is not Sipgate's answer: the message may have gone.
+        raise OutcomeUnknown("bad_response", f"not an XML-RPC answer: {content[:200]!r}") from None
     if not isinstance(reply, dict) or "StatusCode" not in reply:
-        raise SendError("bad_response", f"not a SessionInitiate answer: {reply!r:.200}")
+        raise OutcomeUnknown("bad_response", f"not a SessionInitiate answer: {reply!r:.200}")
     answer: dict[str, Any] = reply
     status = answer["StatusCode"]
     if str(status) != "200":
-        text = answer.get("StatusString", "")
-        raise SendError(f"status_{status}", f"Sipgate: {status} {text}".strip())
+        text = str(answer.get("StatusString", ""))[:200]
+        raise _status_error(str(status), f"Sipgate: {status} {text}".strip())
     session = str(answer.get("SessionID", ""))
     return SendResult(message_ids=[session] if session else [], raw_status=f"{status}")
+
+
+def _status_error(status: str, message: str) -> SendError:
+    # Samurai's status codes follow HTTP's classes; 402 is its "internal error".
+    if status == "402" or status.startswith("5"):
+        return TemporaryFailure(f"status_{status}", message)
+    return RejectedByGateway(f"status_{status}", message)

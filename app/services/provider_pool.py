@@ -2,7 +2,8 @@
 
 Providers keep connections (an HTTP pool, an SMPP bind), so they are built once and reused.
 A send leases its instance; a changed or deleted definition retires the old instance, which
-is closed only when its last in-flight send has finished.
+is closed only when its last in-flight send has finished, and after whatever those sends
+left running (a background script) has ended too: an edit never cuts a send short.
 """
 
 from __future__ import annotations
@@ -76,12 +77,23 @@ class ProviderPool:
             self._close_later(entry.provider)
 
     def _close_later(self, provider: Provider[Any]) -> None:
-        task = asyncio.get_running_loop().create_task(provider.aclose())
+        task = asyncio.get_running_loop().create_task(_drain_and_close(provider))
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
 
     async def aclose(self) -> None:
+        """Shut down: providers still draining are stopped now, and their runs logged failed."""
         entries, self._live = list(self._live.values()), {}
+        closing = list(self._closing)
+        for task in closing:
+            task.cancel()
         await asyncio.gather(
-            *(e.provider.aclose() for e in entries), *self._closing, return_exceptions=True
+            *(e.provider.aclose() for e in entries), *closing, return_exceptions=True
         )
+
+
+async def _drain_and_close(provider: Provider[Any]) -> None:
+    try:
+        await provider.drain()
+    finally:  # also when shutdown cancels the drain
+        await provider.aclose()
