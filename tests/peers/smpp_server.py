@@ -129,6 +129,7 @@ class SmppServer:
     message_id_nul: bool = True  # False: the message id of submit_sm_resp lacks its NUL
     drop_on_submit: bool = False  # close the connection when a submit arrives, unanswered
     silent: bool = False  # never answer a submit
+    silent_bind: bool = False  # never answer a bind
     binds: int = 0
     unbinds: int = 0
     enquire_links: int = 0
@@ -196,6 +197,8 @@ class SmppServer:
     ) -> None:
         status, answer = 0, b""
         if command_id == BIND_TRANSMITTER:
+            if self.silent_bind:
+                return
             status, answer = self._bind(body)
         elif command_id == SUBMIT_SM:
             if self.drop_on_submit:
