@@ -129,7 +129,7 @@ def split(text: str) -> tuple[Encoding, list[str]]:
 
 def encode_number(number: str) -> bytes:
     """TP-DA: digit count, type of number (international if '+'), swapped semi-octets."""
-    if not _NUMBER.match(number):
+    if not _NUMBER.fullmatch(number):  # fullmatch: "$" alone would let a final "\n" pass
         raise ValueError(f"not a phone number: {number!r}")
     international = number.startswith("+")
     digits = number.lstrip("+").replace("*", "A").replace("#", "B")
