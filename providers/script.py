@@ -245,9 +245,6 @@ class ScriptProvider(Provider[ScriptOptions]):
         except SendError as exc:
             # Nobody waits for this answer any more: the log is where an operator sees it.
             log.warning("background script %s failed: %s", name, exc.message)
-        except asyncio.CancelledError:
-            log.warning("background script %s was stopped before it finished: failed", name)
-            raise
 
     async def drain(self) -> None:
         """Let the background runs finish; each ends by its timeout at the latest."""
@@ -257,6 +254,12 @@ class ScriptProvider(Provider[ScriptOptions]):
 
     async def aclose(self) -> None:
         for task, run in list(self._background.items()):
+            if not task.done():
+                # Its send was answered "sent": the log must say that it did not finish.
+                log.warning(
+                    "background script %s was stopped before it finished: failed",
+                    self.options.script,
+                )
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
