@@ -1,4 +1,5 @@
-"""Sipgate's SMS API: XML-RPC `samurai.SessionInitiate` over HTTPS, through httpx.
+"""Sipgate's SMS API: XML-RPC `samurai.SessionInitiate` over HTTPS, on the providers' one
+HTTP client stack (http_client.py).
 
 The request and the answer are built and read with the standard library's xmlrpc
 marshalling, which escapes what XML needs escaped, so any text arrives as it was written.
@@ -10,13 +11,11 @@ never fetches external entities, so a hostile endpoint cannot blow up the parser
 
 from __future__ import annotations
 
-import asyncio
 import xmlrpc.client
 from typing import Any
 from xml.parsers.expat import ExpatError
 
 import aiohttp
-import httpx
 from pydantic import AnyHttpUrl, Field
 
 from providers.base import (
@@ -28,9 +27,8 @@ from providers.base import (
     SendResult,
     TemporaryFailure,
     secret_field,
-    timed_out,
 )
-from providers.http_client import pooled_client, status_error, transport_error
+from providers.http_client import pooled_session, request, status_error
 from providers.registry import registry
 
 SIPGATE_URL = "https://samurai.sipgate.net/RPC2"
@@ -57,16 +55,12 @@ class SipgateProvider(Provider[SipgateOptions]):
     options_model = SipgateOptions
     description = "Sipgate: XML-RPC samurai.SessionInitiate with basic auth"
 
-    _client: httpx.AsyncClient | None = None
+    _session: aiohttp.ClientSession | None = None
 
-    def client(self) -> httpx.AsyncClient:
-        if self._client is None:
-            self._client = pooled_client(
-                proxy=self.options.PROXY,
-                auth=(self.options.USERNAME, self.options.PASSWORD),
-                headers={"Content-Type": "text/xml; charset=utf-8"},
-            )
-        return self._client
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = pooled_session(headers={"Content-Type": "text/xml; charset=utf-8"})
+        return self._session
 
     def request_body(self, phone: str, message: str) -> bytes:
         # privacyIDEA's format: the number without surrounding blanks or "+", at sipgate.de.
@@ -75,22 +69,23 @@ class SipgateProvider(Provider[SipgateOptions]):
         return xmlrpc.client.dumps((session,), _METHOD, encoding="utf-8").encode()
 
     async def send(self, phone: str, message: str) -> SendResult:
-        body = self.request_body(phone, message)
-        try:
-            async with asyncio.timeout(self.options.TIMEOUT):
-                reply = await self.client().post(str(self.options.URL), content=body)
-        except TimeoutError:
-            raise timed_out(self.options.TIMEOUT) from None
-        except (httpx.HTTPError, aiohttp.ClientError) as exc:
-            raise transport_error(exc) from None
-        if reply.status_code != 200:
-            raise status_error(reply.status_code, reply.headers, reply.text, "Sipgate")
-        return _judge(reply.content)
+        reply = await request(
+            self.session(),
+            "POST",
+            str(self.options.URL),
+            seconds=self.options.TIMEOUT,
+            proxy=self.options.PROXY,
+            auth=aiohttp.BasicAuth(self.options.USERNAME, self.options.PASSWORD),
+            data=self.request_body(phone, message),
+        )
+        if reply.status != 200:
+            raise status_error(reply.status, reply.headers, reply.text, "Sipgate")
+        return _judge(reply.body)
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            client, self._client = self._client, None
-            await client.aclose()
+        if self._session is not None:
+            session, self._session = self._session, None
+            await session.close()
 
 
 def _judge(content: bytes) -> SendResult:

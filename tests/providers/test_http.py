@@ -224,9 +224,9 @@ async def test_one_provider_reuses_its_connection(http_sink):
         await provider.send("+491701234567", "1")
     peers = {r.peer for r in http_sink.requests}
     assert len(http_sink.requests) == 5 and len(peers) == 1
-    client = provider.client()
+    session = provider.session()
     await provider.aclose()
-    assert client.is_closed
+    assert session.closed
 
 
 async def test_check_ssl_no_reaches_a_self_signed_https_gateway(tmp_path):
