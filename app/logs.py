@@ -26,8 +26,9 @@ def log_config(level: str, fmt: LogFormat = "text") -> dict[str, Any]:
         "disable_existing_loggers": False,
         "formatters": {"default": formatter},
         "handlers": {"default": {"class": "logging.StreamHandler", "formatter": "default"}},
+        # "root", not the "" logger: gunicorn merges this over its own defaults.
+        "root": {"handlers": ["default"], "level": level},
         "loggers": {
-            "": {"handlers": ["default"], "level": level},
             "uvicorn": {"handlers": [], "level": level, "propagate": True},
             "uvicorn.error": {"handlers": [], "level": level, "propagate": True},
             "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
