@@ -48,8 +48,8 @@ def message_finished(
     }
 
     def write(identifier: int | None) -> None:
-        line, level = ("sms %s", logging.INFO) if not error else ("sms %s: %s", logging.WARNING)
-        args = (outcome, error) if error else (outcome,)
+        level = logging.INFO if outcome == "sent" else logging.WARNING
+        line, args = ("sms %s: %s", (outcome, error)) if error else ("sms %s", (outcome,))
         log.log(level, line, *args, extra={**fields, "message_id": identifier})
 
     if isinstance(message_id, int):

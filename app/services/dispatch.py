@@ -73,7 +73,6 @@ def _observe(entry: Mapping[str, Any], message_id: int | asyncio.Future[int]) ->
         "failed" if failed else "sent",
         entry["latency_ms"] / 1000,
         message_id,
-        error=entry["error"],
         source=entry["source"],
     )
 
@@ -108,6 +107,7 @@ async def _attempt(rt: Runtime, outgoing: Outgoing) -> dict[str, Any]:
     latency_ms = (time.perf_counter() - clock) * 1000
     if error:
         error = excerpt(error, phone=outgoing.phone, message=outgoing.message)
+        log.warning("send through %s failed: %s", outgoing.gateway, error)
     sends.attempt_finished(outgoing.gateway, failure, latency_ms / 1000)
     return {
         "created_at": started,
