@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
@@ -70,7 +70,7 @@ async def test_sends_and_attempts_are_counted_by_gateway_and_outcome(admin_api, 
     await make_gateway(admin_api, http_sink)
     before = await scrape(admin_api)
     assert (await send(admin_api)).status_code == 200
-    http_sink.status = 500
+    http_sink.status = 400  # refused for good: one attempt, then the message has failed
     assert (await send(admin_api)).status_code == 502
     after = await scrape(admin_api)
 
@@ -80,7 +80,7 @@ async def test_sends_and_attempts_are_counted_by_gateway_and_outcome(admin_api, 
     assert grew("smsgw_sends_total", gateway="gw1", outcome="sent") == 1
     assert grew("smsgw_sends_total", gateway="gw1", outcome="failed") == 1
     assert grew("smsgw_send_attempts_total", gateway="gw1", outcome="accepted") == 1
-    assert grew("smsgw_send_attempts_total", gateway="gw1", outcome="retryable") == 1
+    assert grew("smsgw_send_attempts_total", gateway="gw1", outcome="permanent") == 1
     assert grew("smsgw_send_attempt_duration_seconds_count", gateway="gw1") == 2
     assert grew("smsgw_send_duration_seconds_count", gateway="gw1") == 2
 
@@ -126,7 +126,7 @@ async def test_gateway_health_gives_ratio_latency_last_error_and_failures_in_a_r
     await make_gateway(admin_api, http_sink, name="idle")
     for _ in range(3):
         await send(admin_api)
-    http_sink.status, http_sink.reply = 503, "busy"
+    http_sink.status, http_sink.reply = 400, "busy"
     for _ in range(2):
         await send(admin_api)
     health = {g["gateway"]: g for g in await admin_api.value("/sms/gateways/health")}
@@ -150,7 +150,7 @@ async def test_five_failures_in_a_row_open_the_circuit_and_metrics_say_so(
     admin_api, http_sink, runtime
 ):
     await make_gateway(admin_api, http_sink)
-    http_sink.status = 500
+    http_sink.status = 400
     for _ in range(circuit.FAILURES_IN_A_ROW):
         await send(admin_api)
     health = await admin_api.value("/sms/gateways/health")
@@ -162,12 +162,16 @@ async def test_five_failures_in_a_row_open_the_circuit_and_metrics_say_so(
     assert await circuit.is_open(runtime, "gw1")
 
 
+async def failed_attempts(runtime, gateway: str, at: datetime, count: int) -> None:
+    """Attempts that failed at `at`, written as the sender writes them."""
+    row = {"gateway": gateway, "phone": "+491***67", "status": "failed", "error": "x"}
+    async with runtime.db.transaction() as tx:
+        await tx.execute(insert(MessageLog), [{**row, "created_at": at, "finished_at": at}] * count)
+
+
 async def test_a_half_open_circuit_lets_one_probe_through(admin_api, runtime):
     failed_at = utcnow() - circuit.COOL_OFF - timedelta(seconds=5)
-    row = {"gateway": "probe-gw", "phone": "+491***67", "status": "failed", "error": "x"}
-    rows = [{**row, "created_at": failed_at, "finished_at": failed_at}] * 5
-    async with runtime.db.transaction() as tx:
-        await tx.execute(insert(MessageLog), rows)
+    await failed_attempts(runtime, "probe-gw", failed_at, circuit.FAILURES_IN_A_ROW)
     circuit.attempt_recorded("probe-gw")
     assert await circuit.is_open(runtime, "probe-gw") is False  # this caller probes
     assert await circuit.is_open(runtime, "probe-gw") is True  # the others wait for it
