@@ -27,10 +27,12 @@ async def login(rt: Runtime, username: str, password: str, ip: str) -> str:
             )
             admin = await admin_repo.by_name(tx, username) if reserved else None
             lock = None if reserved else await admin_repo.lock_of(tx, username)
-        if lock is not None:
+        if not reserved:
+            # The row may be gone by now (a concurrent success): then it is nearly over.
+            until = lock.last_failure + window if lock is not None else now
             raise LockedOut(
                 f"Too many failed logins for {username!r}; try again in "
-                f"{_seconds_left(lock.last_failure + window, now)} s"
+                f"{_seconds_left(until, now)} s"
             )
         # Unknown users cost the same hash as known ones: timing tells nothing.
         hashed = admin.password_hash if admin else DUMMY_HASH
