@@ -14,6 +14,7 @@ from tests.api.sms_login import (
     check,
     count_hashes,
     enrol,
+    eventually,
     gateway_to_sink,
     last_otp,
     real_hashes,
@@ -245,19 +246,10 @@ async def test_an_admin_logs_in_while_many_wrong_pins_wait_for_the_hash_threads(
         asyncio.create_task(check(admin_api, **ALICE, **{"pass": f"9{n:07d}"})) for n in range(60)
     ]
     try:
-        await _eventually(lambda: passwords.in_flight("pin") >= 30)
+        await eventually(lambda: passwords.in_flight("pin") >= 30, timeout=10)
         await admin_api.login()
         # The admin's hash did not queue behind the PIN checks: most are still waiting.
         assert passwords.in_flight("pin") >= 10
     finally:
         answers = await asyncio.gather(*guesses)
     assert {a["result"]["authentication"] for a in answers} == {"REJECT"}
-
-
-async def _eventually(condition, timeout: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.001)
