@@ -128,8 +128,7 @@ async def check(rt: Runtime, form: CheckIn, ip: str) -> Outcome:
     if form.transaction_id:
         outcome = await _answer_challenge(rt, subject, form)
     else:
-        with admission("pin"):  # 503 when too many PIN checks wait for the hash threads
-            outcome = await _pin_or_pin_otp(rt, subject, form)
+        outcome = await _pin_or_pin_otp(rt, subject, form)
     await _audit(rt, subject, outcome, "validate_check")
     return outcome
 
@@ -206,8 +205,38 @@ async def _give_back(rt: Runtime, serials: list[str]) -> None:
         await rt.db.write_sql(lambda tx: login_repo.give_back(tx, serials))
 
 
+@dataclass
+class _Guess:
+    """What the PIN hashes said: the tokens checked and how each fared."""
+
+    tokens: list[LoginToken]
+    pin_only: list[LoginToken] = field(default_factory=list)
+    otp_wrong: list[str] = field(default_factory=list)
+    accept: tuple[LoginToken, OpenChallenge] | None = None
+
+
 async def _pin_or_pin_otp(rt: Runtime, subject: _Subject, form: CheckIn) -> Outcome:
     """PIN (starts a challenge) or PIN+OTP; every guess is reserved before it is checked."""
+    with admission("pin"):  # bounds the requests waiting for a PIN hash, not the SMS sends
+        guess = await _check_pin(rt, subject, form)
+    if not guess.tokens:
+        reason = "locked or disabled" if subject.serials else NO_TOKENS
+        return _reject(WRONG_PIN, reason=reason)
+    serials = [t.serial for t in guess.tokens]
+    if guess.accept:
+        token, challenge = guess.accept
+        return await _accept(rt, token, challenge, [s for s in serials if s != token.serial])
+    if guess.pin_only or guess.otp_wrong:
+        # A right PIN is no failure of the tokens it did not match: only a wrong OTP counts.
+        # A challenge gives its own token's reservation back in the transaction opening it.
+        keep = {*guess.otp_wrong, *(t.serial for t in guess.pin_only)}
+        await _give_back(rt, [s for s in serials if s not in keep])
+    if guess.pin_only:
+        return await _start_challenges(rt, guess.pin_only, "challenge", give_back=True)
+    return _reject(WRONG_OTP if guess.otp_wrong else WRONG_PIN)
+
+
+async def _check_pin(rt: Runtime, subject: _Subject, form: CheckIn) -> _Guess:
     now = utcnow()
     cleared_before = _cleared_before(rt, now)
     password = form.pass_
@@ -222,18 +251,16 @@ async def _pin_or_pin_otp(rt: Runtime, subject: _Subject, form: CheckIn) -> Outc
         return tokens, login_repo.open_challenges(tx, serials, now), serials
 
     tokens, open_challenges, subject.serials = await rt.db.write_sql(reserve)
+    guess = _Guess(tokens)
     if not tokens:
         # Unknown user, or every token locked or disabled: one answer, decided before any
         # PIN is looked at, so a locked token tells nothing about the PIN.
         await _spend_a_wrong_pin(password)
-        reason = "locked or disabled" if subject.serials else NO_TOKENS
-        return _reject(WRONG_PIN, reason=reason)
+        return guess
     open_by_serial: dict[str, list[OpenChallenge]] = {}
     for challenge in open_challenges:
         open_by_serial.setdefault(challenge.serial, []).append(challenge)
 
-    pin_only: list[LoginToken] = []
-    otp_wrong: list[str] = []
     for token in tokens:
         # Try first what this request most likely is, so one PIN hash usually decides:
         # with an open challenge PIN+OTP, without one the PIN alone.
@@ -241,7 +268,7 @@ async def _pin_or_pin_otp(rt: Runtime, subject: _Subject, form: CheckIn) -> Outc
         for attempt in attempts:
             if attempt == "pin":
                 if await _pin_matches(token, password):
-                    pin_only.append(token)
+                    guess.pin_only.append(token)
                     break
                 continue
             pin, otp = password[: -token.otplen], password[-token.otplen :]
@@ -249,19 +276,11 @@ async def _pin_or_pin_otp(rt: Runtime, subject: _Subject, form: CheckIn) -> Outc
                 continue
             for challenge in open_by_serial.get(token.serial, []):
                 if _otp_right(rt, token, challenge, otp):
-                    others = [t.serial for t in tokens if t.serial != token.serial]
-                    return await _accept(rt, token, challenge, others)
-            otp_wrong.append(token.serial)
+                    guess.accept = (token, challenge)
+                    return guess
+            guess.otp_wrong.append(token.serial)
             break
-
-    if pin_only or otp_wrong:
-        # A right PIN is no failure of the tokens it did not match: only a wrong OTP counts.
-        # A challenge gives its own token's reservation back in the transaction opening it.
-        keep = {*otp_wrong, *(t.serial for t in pin_only)}
-        await _give_back(rt, [t.serial for t in tokens if t.serial not in keep])
-    if pin_only:
-        return await _start_challenges(rt, pin_only, "challenge", give_back=True)
-    return _reject(WRONG_OTP if otp_wrong else WRONG_PIN)
+    return guess
 
 
 async def _start_challenges(
