@@ -7,9 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 
 from app.api.deps import Rt, allow, client_ip
+from app.api.envelope import error_doc
 from app.api.smsgateway import ERRORS
 from app.schemas.envelope import AuthEnvelope
 from app.schemas.validate import CheckDetail, CheckIn, TriggerIn
+from app.security.passwords import BUSY_EXAMPLE
 from app.services import logins
 from app.services.audit import Caller
 
@@ -42,7 +44,12 @@ def _answer(
     summary="Check a PIN (starts an SMS challenge), PIN+OTP, or transaction_id + OTP",
     response_model=CheckAnswer,
     response_model_exclude_none=True,
-    responses={400: ERRORS[400], 413: ERRORS[413], 415: ERRORS[415]},
+    responses={
+        400: ERRORS[400],
+        413: ERRORS[413],
+        415: ERRORS[415],
+        503: error_doc(503, 503, "Too many PIN checks waiting (see Retry-After)", BUSY_EXAMPLE),
+    },
 )
 async def validate_check(body: CheckIn, rt: Rt, request: Request) -> Response:
     outcome = await logins.check(rt, body, client_ip(request))

@@ -42,6 +42,7 @@ _thread_count = os.cpu_count() or 1
 _ADMIN_THREADS = 1
 _limits: dict[Lane, int] = {"pin": 128, "admin": 32}
 _in_flight: dict[Lane, int] = {"pin": 0, "admin": 0}
+BUSY_EXAMPLE = "Too many logins are being checked; try again in a second"
 
 
 def hash_sync(password: str) -> str:
@@ -84,7 +85,7 @@ def admission(lane: Lane) -> Iterator[None]:
     Taken before a login reserves an attempt, so a refused request has counted nothing.
     """
     if _in_flight[lane] >= _limits[lane]:
-        raise Busy("Too many logins are being checked; try again in a second")
+        raise Busy(BUSY_EXAMPLE)
     _in_flight[lane] += 1
     try:
         yield
