@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -33,7 +35,7 @@ from app.runtime import Runtime
 from app.security import keys, passwords
 from app.security.secret_box import SecretBox
 from app.security.tokens import TokenIssuer
-from app.services import admins
+from app.services import admins, retention
 from app.services.batch_writer import BatchWriter
 from app.services.cache import TtlCache
 from app.services.provider_pool import ProviderPool
@@ -78,6 +80,7 @@ def build_runtime(settings: Settings) -> Runtime:
     signing = settings.jwt_key.get_secret_value() if settings.jwt_key else None
     context = ProviderContext(script_dir=settings.effective_script_dir.resolve())
     passwords.use_threads(settings.hash_threads or len(os.sched_getaffinity(0)))
+    passwords.limit_queue(settings.hash_queue_pin, settings.hash_queue_admin)
     db = Database(settings.effective_database_url)
     return Runtime(
         settings=settings,
@@ -100,9 +103,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = await prepare(settings)
         app.state.runtime = runtime
+        purger = asyncio.create_task(retention.keep_purging(runtime), name="smsgw-purge")
         try:
             yield
         finally:
+            purger.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await purger
             await close(runtime)
 
     app = FastAPI(

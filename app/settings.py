@@ -60,7 +60,38 @@ class Settings(BaseSettings):
         description="Keep each worker of `smsgw serve --workers` on its own share of the cores",
     )
     login_max_failures: int = Field(5, gt=0, description="Failed logins before a lock-out")
-    login_lockout_seconds: int = Field(300, ge=0, description="How long a lock-out lasts")
+    login_lockout_seconds: int = Field(
+        300,
+        ge=0,
+        description="How long a lock-out lasts; failures older than this no longer count",
+    )
+    failcounter_clear_seconds: int = Field(
+        300,
+        ge=0,
+        description="An SMS token's fail counter starts again from zero when its last "
+        "failure is older than this (privacyIDEA's failcounter_clear_timeout); 0: never",
+    )
+    hash_queue_pin: int = Field(
+        128, gt=0, description="PIN checks per process waiting to be hashed; more are a 503"
+    )
+    hash_queue_admin: int = Field(
+        32, gt=0, description="Admin logins per process waiting to be hashed; more are a 503"
+    )
+    audit_retention_days: float = Field(
+        90, ge=0, description="Audit rows older than this are deleted; 0: kept for ever"
+    )
+    message_retention_days: float = Field(
+        30, ge=0, description="Message log rows older than this are deleted; 0: kept for ever"
+    )
+    login_failure_retention_seconds: int = Field(
+        86400,
+        ge=0,
+        description="Failed-login counters of admin names (existing or not) are deleted "
+        "this long after their last failure (never before a lock-out ends)",
+    )
+    purge_interval_seconds: float = Field(
+        300, gt=0, description="How often each process deletes expired rows"
+    )
 
     @field_validator("metrics_allow")
     @classmethod

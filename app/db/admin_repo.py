@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.tables import Admin, LoginFailure, utcnow
+from app.db.tables import Admin, LoginFailure
 
 
 async def by_name(tx: AsyncSession, name: str) -> Admin | None:
@@ -36,28 +36,42 @@ async def lock_of(tx: AsyncSession, username: str) -> LoginFailure | None:
     return await tx.get(LoginFailure, username)
 
 
-async def count_failure(tx: AsyncSession, username: str) -> int:
-    """Add one failure atomically (concurrent workers each count) and return the total."""
+async def reserve_attempt(
+    tx: AsyncSession, username: str, now: datetime, *, limit: int, window: timedelta
+) -> bool:
+    """Count a failed login before the password is checked, unless the name is locked out.
+
+    One statement decides, so of any number of concurrent attempts at most `limit` pass
+    within `window` (PostgreSQL re-checks the WHERE after a concurrent update of the row,
+    SQLite has one writer); a success clears them. Failures older than the window no
+    longer count, and the limit-th failure locks the name until it has passed.
+    """
     table = LoginFailure.__table__  # type: ignore[attr-defined]
+    c = table.c
     insert = pg_insert if tx.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stale = c.last_failure < now - window
+    failures = case((stale, 1), else_=c.failures + 1)
+    until = now + window
     statement = (
         insert(table)
-        .values(username=username, failures=1, last_failure=utcnow())
+        .values(
+            username=username,
+            failures=1,
+            last_failure=now,
+            locked_until=until if limit <= 1 else None,
+        )
         .on_conflict_do_update(
             index_elements=["username"],
-            set_={"failures": table.c.failures + 1, "last_failure": utcnow()},
+            set_={
+                "failures": failures,
+                "last_failure": now,
+                "locked_until": case((failures >= limit, until), else_=None),
+            },
+            where=(c.failures < limit) | stale,
         )
-        .returning(table.c.failures)
+        .returning(c.failures)
     )
-    return int((await tx.execute(statement)).scalar_one())
-
-
-async def lock(tx: AsyncSession, username: str, until: datetime) -> None:
-    await tx.execute(
-        update(LoginFailure)
-        .where(LoginFailure.username == username)  # type: ignore[arg-type]
-        .values(failures=0, locked_until=until)
-    )
+    return (await tx.execute(statement)).scalar_one_or_none() is not None
 
 
 async def clear_failures(tx: AsyncSession, username: str) -> None:

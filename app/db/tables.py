@@ -112,6 +112,7 @@ class Token(SQLModel, table=True):
     active: bool = True
     failcount: int = 0
     maxfail: int = 10
+    last_fail: datetime | None = None  # the fail counter clears some time after it
     otplen: int = 6
     counter: int = 0
     otpkey: str = Field(sa_type=Text)  # sealed with the secret box

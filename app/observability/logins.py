@@ -6,7 +6,7 @@ import re
 
 from app.observability import metrics
 
-# privacyIDEA's wording of each rejection (app/services/validation.py) -> a label value.
+# privacyIDEA's wording of each rejection (app/services/logins.py) -> a label value.
 _REASONS = {
     "wrong otp pin": "wrong_pin",
     "wrong otp value": "wrong_otp",
@@ -24,7 +24,7 @@ def reason(message: str) -> str:
     return known or re.sub(r"[^a-z]+", "_", message.lower()).strip("_")[:40] or "other"
 
 
-def observe(authentication: str, message: str, challenges: int, kind: str) -> None:
+def observe_login(authentication: str, message: str, challenges: int, kind: str) -> None:
     """One login's outcome: `kind` is "challenge" (PIN) or "trigger" (triggerchallenge)."""
     if authentication == "CHALLENGE":
         metrics.challenges_started(kind, challenges)

@@ -3,38 +3,45 @@
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from app.db import admin_repo, audit_repo
 from app.db.tables import utcnow
 from app.errors import BadCredentials, LockedOut, ParameterError
 from app.runtime import Runtime
-from app.security.passwords import DUMMY_HASH, hash_password, verify_password
+from app.security.passwords import DUMMY_HASH, admission, hash_password, verify_password
 from app.services.audit import Caller
 
 
 async def login(rt: Runtime, username: str, password: str, ip: str) -> str:
     """Check the password and return a signed token, or raise without saying which part
-    was wrong. Failures are counted per user name in the database, so every worker sees them."""
-    async with rt.db.reading() as tx:
-        lock = await admin_repo.lock_of(tx, username)
-        admin = await admin_repo.by_name(tx, username)
-    now = utcnow()
-    if lock is not None and lock.locked_until is not None and lock.locked_until > now:
-        wait = int((lock.locked_until - now).total_seconds()) + 1
-        raise LockedOut(f"Too many failed logins for {username!r}; try again in {wait} s")
-    # Unknown users cost the same hash as known ones: timing tells nothing.
-    valid = await verify_password(admin.password_hash if admin else DUMMY_HASH, password)
+    was wrong. Failures are counted per user name in the database, so every worker sees
+    them, and counted before the check, so concurrent guesses cannot pass the limit."""
+    settings = rt.settings
+    window = timedelta(seconds=settings.login_lockout_seconds)
+    with admission("admin"):  # 503 when too many logins wait for the hash thread
+        now = utcnow()
+        async with rt.db.transaction() as tx:
+            reserved = await admin_repo.reserve_attempt(
+                tx, username, now, limit=settings.login_max_failures, window=window
+            )
+            admin = await admin_repo.by_name(tx, username) if reserved else None
+            lock = None if reserved else await admin_repo.lock_of(tx, username)
+        if not reserved:
+            # The row may be gone by now (a concurrent success): then it is nearly over.
+            until = lock.last_failure + window if lock is not None else now
+            raise LockedOut(
+                f"Too many failed logins for {username!r}; try again in "
+                f"{_seconds_left(until, now)} s"
+            )
+        # Unknown users cost the same hash as known ones: timing tells nothing.
+        hashed = admin.password_hash if admin else DUMMY_HASH
+        valid = await verify_password(hashed, password, lane="admin")
     async with rt.db.transaction() as tx:
         if valid and admin is not None:
-            if lock is not None:
-                await admin_repo.clear_failures(tx, username)
+            await admin_repo.clear_failures(tx, username)
             await audit_repo.add(tx, actor=username, action="auth", client_ip=ip)
             return rt.issuer.issue(username, "admin")
-        failures = await admin_repo.count_failure(tx, username)
-        if failures >= rt.settings.login_max_failures:
-            until = now + timedelta(seconds=rt.settings.login_lockout_seconds)
-            await admin_repo.lock(tx, username, until)
         await audit_repo.add(
             tx,
             actor=username[:255],
@@ -44,6 +51,12 @@ async def login(rt: Runtime, username: str, password: str, ip: str) -> str:
             info="wrong credentials",
         )
     raise BadCredentials("Authentication failure. Wrong credentials")
+
+
+def _seconds_left(until: datetime, now: datetime) -> int:
+    if until.tzinfo is None:
+        until = until.replace(tzinfo=UTC)  # SQLite hands back naive UTC
+    return max(0, int((until - now).total_seconds())) + 1
 
 
 async def add(rt: Runtime, name: str, password: str | None, caller: Caller) -> str:
