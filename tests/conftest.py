@@ -16,7 +16,7 @@ from sqlmodel import SQLModel
 
 from app.main import create_app
 from app.runtime import Runtime
-from app.services import admins
+from app.services import admins, circuit
 from app.settings import Settings
 from tests.peers.http_sink import HttpSink
 from tests.peers.postgres import throwaway_postgres
@@ -79,6 +79,7 @@ async def runtime(service: FastAPI) -> AsyncIterator[Runtime]:
             await tx.execute(text(f'DELETE FROM "{table}"'))
     for cache in (rt.gateway_cache, rt.policy_cache, rt.config_cache):
         cache.clear()
+    circuit.forget()  # the circuits it remembers were derived from the rows just deleted
     await admins.bootstrap(rt)
     yield rt
     rt.gateway_cache.clear()

@@ -11,9 +11,11 @@ import asyncio
 import logging
 import re
 
+from app.db.health_repo import CIRCUIT_OPEN
 from app.observability import context, metrics
 from app.observability.metrics import SendOutcome
 from app.services import circuit
+from providers.base import SendError
 
 log = logging.getLogger("smsgw.send")
 _CODES = re.compile(r"\d{4,}")
@@ -25,6 +27,8 @@ def hide(phone: str, text: str) -> None:
 
 
 def attempt_finished(gateway: str, error: BaseException | None, seconds: float) -> None:
+    if isinstance(error, SendError) and error.code == CIRCUIT_OPEN:
+        return  # skipped, not tried: the gateway's own counts stay its own
     metrics.attempt(gateway, metrics.attempt_outcome(error), seconds)
     circuit.attempt_recorded(gateway)
 

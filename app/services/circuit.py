@@ -20,9 +20,10 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from app.db import health_repo
-from app.db.health_repo import Attempt
+from app.db.health_repo import CIRCUIT_OPEN, Attempt
 from app.db.tables import utcnow
 from app.runtime import Runtime
+from providers.base import Unreachable
 
 FAILURES_IN_A_ROW = 5
 RATIO_WINDOW = 20
@@ -121,6 +122,17 @@ async def is_open(rt: Runtime, gateway: str) -> bool:
         del _probes[stale]
     _probes[key] = now + PROBE_SECONDS
     return False
+
+
+def forget() -> None:
+    """Drop every remembered state and probe claim (the rows they came from are gone)."""
+    _cached.clear()
+    _probes.clear()
+
+
+def refusal(gateway: str) -> Unreachable:
+    """The error a route step raises for a gateway it skips: the next gateway is tried."""
+    return Unreachable(CIRCUIT_OPEN, f"{gateway} keeps failing: its circuit is open")
 
 
 def attempt_recorded(gateway: str) -> None:

@@ -20,7 +20,7 @@ from app.db.tables import MessageLog, utcnow
 from app.observability import sends
 from app.runtime import Runtime
 from app.schemas.sms import MessageOut
-from app.services import gateways
+from app.services import circuit, gateways
 from app.services.phone import mask
 from providers.base import SendError, internal_error
 from providers.registry import OptionsInvalid, UnknownProvider
@@ -92,6 +92,8 @@ async def _attempt(rt: Runtime, outgoing: Outgoing) -> dict[str, Any]:
     parts, error = 0, ""
     failure: Exception | None = None
     try:
+        if await circuit.is_open(rt, outgoing.gateway):
+            raise circuit.refusal(outgoing.gateway)
         async with rt.pool.lease(config) as provider:
             result = await provider.send(outgoing.phone, outgoing.message)
         ids, parts = result.message_ids, result.parts

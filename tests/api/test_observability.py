@@ -160,6 +160,12 @@ async def test_five_failures_in_a_row_open_the_circuit_and_metrics_say_so(
     assert value(samples, "smsgw_circuit_open", gateway="gw1", state="open") == 1
     circuit.attempt_recorded("gw1")
     assert await circuit.is_open(runtime, "gw1")
+    tried = len(http_sink.requests)
+    refused = await send(admin_api)
+    assert refused.status_code == 502 and "circuit is open" in refused.text
+    assert len(http_sink.requests) == tried  # skipped, not tried
+    health = await admin_api.value("/sms/gateways/health")
+    assert health[0]["consecutive_failures"] == circuit.FAILURES_IN_A_ROW  # not evidence
 
 
 async def failed_attempts(runtime, gateway: str, at: datetime, count: int) -> None:
