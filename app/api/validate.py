@@ -10,7 +10,7 @@ from app.api.deps import Rt, allow, client_ip
 from app.api.smsgateway import ERRORS
 from app.schemas.envelope import AuthEnvelope
 from app.schemas.validate import CheckDetail, CheckIn, TriggerIn
-from app.services import validation
+from app.services import policies, validation
 from app.services.audit import Caller
 
 router = APIRouter(prefix="/validate", tags=["validate"])
@@ -61,7 +61,10 @@ async def trigger_challenge(
     body: TriggerIn,
     rt: Rt,
     request: Request,
-    _: Annotated[Caller, Depends(allow("triggerchallenge"))],
+    caller: Annotated[Caller, Depends(allow("triggerchallenge"))],
 ) -> Response:
+    await policies.require_for_tokens(
+        rt, caller, "triggerchallenge", serial=body.serial, user=body.user, realm=body.realm
+    )
     outcome = await validation.trigger(rt, body, client_ip(request))
     return _answer(TriggerAnswer, outcome.challenges, outcome)

@@ -7,10 +7,10 @@ from datetime import timedelta
 
 from app.db import admin_repo, audit_repo
 from app.db.tables import utcnow
-from app.errors import BadCredentials, LockedOut, ParameterError
+from app.errors import BadCredentials, LockedOut, NotFound, ParameterError
 from app.runtime import Runtime
 from app.security.passwords import DUMMY_HASH, hash_password, verify_password
-from app.services.audit import Caller
+from app.services.audit import Caller, audited
 
 
 async def login(rt: Runtime, username: str, password: str, ip: str) -> str:
@@ -30,7 +30,7 @@ async def login(rt: Runtime, username: str, password: str, ip: str) -> str:
             if lock is not None:
                 await admin_repo.clear_failures(tx, username)
             await audit_repo.add(tx, actor=username, action="auth", client_ip=ip)
-            return rt.issuer.issue(username, "admin")
+            return rt.issuer.issue(username, "admin", admin.token_generation)
         failures = await admin_repo.count_failure(tx, username)
         if failures >= rt.settings.login_max_failures:
             until = now + timedelta(seconds=rt.settings.login_lockout_seconds)
@@ -56,7 +56,38 @@ async def add(rt: Runtime, name: str, password: str | None, caller: Caller) -> s
         if not await admin_repo.set_password(tx, name, hashed):
             await admin_repo.add(tx, name, hashed)
         await audit_repo.add(tx, actor=caller.name, action="admin_add", target=name)
+    rt.admin_cache.clear(name)
     return password
+
+
+async def delete(rt: Runtime, name: str, caller: Caller) -> int:
+    """Delete an admin; its tokens stop working. The last admin cannot be deleted."""
+    async with audited(rt.db, caller, "admin_delete", name) as tx:
+        if await admin_repo.by_name(tx, name) is None:
+            raise NotFound(f"The admin {name[:100]!r} does not exist")
+        if await admin_repo.count(tx) <= 1:
+            raise ParameterError(
+                f"ERR905: Invalid parameter: name: {name!r} is the last admin; add another first"
+            )
+        removed = await admin_repo.delete_admin(tx, name)
+        await admin_repo.clear_failures(tx, name)
+    rt.admin_cache.clear(name)
+    return removed
+
+
+async def token_generation(rt: Runtime, name: str) -> int | None:
+    """The admin's current token generation (None: no such admin), as this worker last read it.
+
+    Read on every admin request; cached like policies (`cache_seconds`), so a password
+    change or deletion on another worker or node is seen within that time, and at once
+    on the worker that made it.
+    """
+    return await rt.admin_cache.get(name, lambda: _generation(rt, name))
+
+
+async def _generation(rt: Runtime, name: str) -> int | None:
+    async with rt.db.reading() as tx:
+        return await admin_repo.generation_of(tx, name)
 
 
 async def bootstrap(rt: Runtime) -> tuple[str, str | None]:

@@ -81,7 +81,7 @@ async def _pin_matches(token: LoginToken, pin: str) -> bool:
 
 
 def _key(rt: Runtime, token: LoginToken) -> bytes:
-    return bytes.fromhex(rt.box.open(token.otpkey))
+    return bytes.fromhex(rt.box.open(token.otpkey, f"the seed of token {token.serial}"))
 
 
 def _otp_right(rt: Runtime, token: LoginToken, challenge: OpenChallenge, otp: str) -> bool:

@@ -56,10 +56,11 @@ async def test_get_smsgateway_with_and_without_slash_is_the_same_route(admin_api
     assert with_slash.json()["result"] == without.json()["result"]
 
 
-async def test_privacyidea_module_path_is_an_alias_stored_as_the_canonical_name(admin_api):
+async def test_a_gateway_reads_back_with_the_providermodule_it_was_written_with(admin_api):
     await admin_api.post("/smsgateway", {**gateway(), "module": PI_HTTP}, form=True)
-    [listed] = await admin_api.value("/smsgateway/")
-    assert listed["providermodule"] == HTTP
+    await admin_api.post("/smsgateway", {**gateway("gw2"), "module": HTTP})
+    listed = await admin_api.value("/smsgateway/")
+    assert [g["providermodule"] for g in listed] == [PI_HTTP, HTTP]
 
 
 async def test_update_by_name_replaces_the_whole_option_and_header_set(admin_api):
