@@ -60,9 +60,11 @@ def serve(
 def db_upgrade() -> None:
     """Bring the database schema to the newest revision."""
     from app.migrations import upgrade_sync
+    from app.security.keys import private_sqlite
 
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_sqlite(settings.effective_database_url)
     upgrade_sync(settings.effective_database_url)
     typer.echo("database is at the newest revision")
 

@@ -137,3 +137,12 @@ async def test_an_existing_database_readable_by_others_is_made_private(tmp_path)
     app = create_app(Settings(data_dir=tmp_path, admin_password="x" * 16))  # type: ignore[arg-type]
     async with app.router.lifespan_context(app):
         assert stat.S_IMODE((tmp_path / "smsgw.db").stat().st_mode) == 0o600
+
+
+def test_db_upgrade_creates_the_database_mode_600(run, tmp_path):
+    previous = os.umask(0o022)
+    try:
+        assert run("db", "upgrade")[0] == 0
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "smsgw.db").stat().st_mode) == 0o600
