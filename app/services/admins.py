@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
-from app.db import admin_repo, audit_repo
+from app.db import admin_repo, apikey_repo, audit_repo
 from app.db.tables import utcnow
 from app.errors import BadCredentials, LockedOut, NotFound, ParameterError
 from app.runtime import Runtime
@@ -54,6 +54,11 @@ async def add(rt: Runtime, name: str, password: str | None, caller: Caller) -> s
     hashed = await hash_password(password)
     async with rt.db.transaction() as tx:
         if not await admin_repo.set_password(tx, name, hashed):
+            # Policies are matched by name: an admin named like an API key would share them.
+            if await apikey_repo.by_name(tx, name) is not None:
+                raise ParameterError(
+                    f"ERR905: Invalid parameter: name: {name!r} is the name of an API key"
+                )
             await admin_repo.add(tx, name, hashed)
         await audit_repo.add(tx, actor=caller.name, action="admin_add", target=name)
     rt.admin_cache.clear(name)

@@ -14,7 +14,7 @@ import hmac
 import secrets
 from datetime import datetime, timedelta
 
-from app.db import apikey_repo
+from app.db import admin_repo, apikey_repo
 from app.db.tables import ApiKey, utcnow
 from app.errors import BadToken, NotFound, ParameterError
 from app.runtime import Runtime
@@ -54,6 +54,11 @@ async def create(rt: Runtime, form: ApiKeyIn, caller: Caller) -> ApiKeyCreated:
     async with audited(rt.db, caller, "apikey_write", form.name) as tx:
         if await apikey_repo.by_name(tx, form.name) is not None:
             raise ParameterError(f"ERR905: Invalid parameter: name: {form.name!r} already exists")
+        # Policies are matched by name: a key named like an admin would get that admin's.
+        if await admin_repo.by_name(tx, form.name) is not None:
+            raise ParameterError(
+                f"ERR905: Invalid parameter: name: {form.name!r} is the name of an admin"
+            )
         await apikey_repo.add(tx, row)
     return ApiKeyCreated(name=row.name, key=key, actions=actions, created_at=row.created_at)
 

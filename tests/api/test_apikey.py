@@ -8,6 +8,9 @@ import pytest
 from sqlalchemy import delete, select
 
 from app.db.tables import ApiKey
+from app.errors import ParameterError
+from app.services import admins
+from app.services.audit import Caller
 from tests.conftest import ADMIN
 
 SEND = {"gateway": "gw1", "phone": "+491701234567", "message": "hello"}
@@ -210,3 +213,14 @@ async def test_apikey_read_lists_without_write(admin_api, anonymous_api):
     reply = await anonymous_api.client.get("/apikey/", headers={"Authorization": key})
     assert reply.status_code == 200
     assert [k["name"] for k in reply.json()["result"]["value"]] == ["auditor"]
+
+
+async def test_a_key_cannot_take_an_admins_name_nor_an_admin_a_keys(admin_api, runtime):
+    error = await admin_api.post_error(
+        "/apikey", {"name": ADMIN, "actions": ["sms_send"]}, status=400, code=905
+    )
+    assert "name" in error["message"] and "admin" in error["message"]
+    await new_key(admin_api, "svc")
+    with pytest.raises(ParameterError):
+        await admins.add(runtime, "svc", "a-password-for-svc", Caller("test"))
+    assert [k.name for k in await stored_keys(runtime)] == ["svc"]
