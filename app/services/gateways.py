@@ -22,8 +22,8 @@ _SECRET_NAME = re.compile("PASSWORD|SECRET", re.IGNORECASE)
 _DESTINATION = re.compile("URL|HOST|PORT|PROXY|SERVER", re.IGNORECASE)
 # Headers that carry credentials by convention.
 _CREDENTIAL_HEADER = re.compile("AUTH|TOKEN|API.?KEY|COOKIE|SESSION", re.IGNORECASE)
-# scheme://user[:password]@ at the start of a URL
-_USERINFO = re.compile(r"^\s*[A-Za-z][A-Za-z0-9+.\-]*://[^/?#@\s]*@")
+# user[:password]@ at the start of a URL, with or without its scheme
+_USERINFO = re.compile(r"^\s*(?:[A-Za-z][A-Za-z0-9+.\-]*://)?[^/?#@\s]*@")
 
 
 def canonical_module(module: str) -> str:

@@ -145,6 +145,7 @@ async def test_a_new_secret_with_a_new_destination_is_accepted(admin_api, runtim
         ("option", "URL", "http://user:pw-in-url@127.0.0.1:9/send"),
         ("option", "PROXY", "http://proxyuser:proxy-pw@127.0.0.1:3128"),
         ("option", "HTTPS_PROXY", "http://proxyuser:proxy-pw@127.0.0.1:3128"),
+        ("option", "HTTP_PROXY", "proxyuser:proxy-pw@127.0.0.1:3128"),
         ("header", "Authorization", "Bearer tok-123"),
         ("header", "Proxy-Authorization", "Basic dTpw"),
         ("header", "X-Api-Key", "key-123"),
