@@ -42,7 +42,6 @@ class ApiKeyDeleteAnswer(Envelope[int, NoDetail]):
     response_model=ApiKeyCreatedAnswer,
     responses=ERRORS,
 )
-@router.post("/", include_in_schema=False)
 async def create_apikey(
     body: ApiKeyIn, rt: Rt, caller: Writer
 ) -> Envelope[ApiKeyCreated, NoDetail]:
@@ -56,7 +55,6 @@ async def create_apikey(
     response_model=ApiKeyListAnswer,
     responses=ERRORS,
 )
-@router.get("", include_in_schema=False)
 async def list_apikeys(rt: Rt, _: Reader) -> Envelope[list[ApiKeyOut], NoDetail]:
     return ok(await apikeys.listing(rt))
 

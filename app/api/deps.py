@@ -16,18 +16,16 @@ from app.services.audit import Caller
 
 # How the OpenAPI document describes admin authentication (Swagger UI's Authorize button,
 # generated clients). `current_admin` reads the headers itself, privacyIDEA's bare
-# `Authorization: <jwt>` included; an API key goes wherever a JWT does, or as HTTP Basic.
+# `Authorization: <jwt>` included. An API key goes wherever a JWT does, or as HTTP Basic for
+# existing clients (privacyIDEA's HTTP provider); Basic is not listed because
+# PI-Authorization wins over Authorization, so beside it a listed Basic scheme would look
+# ignored to a client that tries each listed scheme.
 SECURITY_SCHEMES = {
     "OAuth2PasswordBearer": {
         "type": "oauth2",
         "flows": {"password": {"tokenUrl": "/auth/token", "scopes": {}}},
     },
     "PI-Authorization": {"type": "apiKey", "in": "header", "name": "PI-Authorization"},
-    "HTTPBasic": {
-        "type": "http",
-        "scheme": "basic",
-        "description": "An API key: user = the key's name, password = the key",
-    },
 }
 
 
