@@ -44,6 +44,12 @@ async def generation_of(tx: AsyncSession, name: str) -> int | None:
     return None if value is None else int(value)
 
 
+async def lock_all(tx: AsyncSession) -> int:
+    """Lock every admin row until the commit (a read that decides a delete); how many."""
+    table = Admin.__table__.c  # type: ignore[attr-defined]
+    return len((await tx.execute(select(table.id).with_for_update())).all())
+
+
 async def delete_admin(tx: AsyncSession, name: str) -> int:
     result = await tx.execute(delete(Admin).where(Admin.name == name))  # type: ignore[arg-type]
     return int(result.rowcount)  # type: ignore[attr-defined]

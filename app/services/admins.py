@@ -70,7 +70,8 @@ async def delete(rt: Runtime, name: str, caller: Caller) -> int:
     async with audited(rt.db, caller, "admin_delete", name) as tx:
         if await admin_repo.by_name(tx, name) is None:
             raise NotFound(f"The admin {name[:100]!r} does not exist")
-        if await admin_repo.count(tx) <= 1:
+        # Two deletions at once must not both see another admin left.
+        if await admin_repo.lock_all(tx) <= 1:
             raise ParameterError(
                 f"ERR905: Invalid parameter: name: {name!r} is the last admin; add another first"
             )
