@@ -13,6 +13,8 @@ from fastapi import FastAPI
 
 from app import __version__
 from app.api import (
+    admin,
+    apikey,
     audit,
     auth,
     health,
@@ -53,6 +55,8 @@ TAGS = [
     {"name": "system", "description": "sms.* configuration"},
     {"name": "policy", "description": "Admin policies"},
     {"name": "audit", "description": "The audit trail"},
+    {"name": "apikey", "description": "API keys for services (long-lived, revocable)"},
+    {"name": "admin", "description": "Admin accounts"},
     {"name": "health", "description": "Liveness, readiness, gateway health, metrics"},
 ]
 
@@ -78,6 +82,8 @@ def build_runtime(settings: Settings) -> Runtime:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     secret = settings.encryption_key.get_secret_value() if settings.encryption_key else None
     signing = settings.jwt_key.get_secret_value() if settings.jwt_key else None
+    pepper = settings.apikey_hash_key.get_secret_value() if settings.apikey_hash_key else None
+    keys.private_sqlite(settings.effective_database_url)
     context = ProviderContext(script_dir=settings.effective_script_dir.resolve())
     passwords.use_threads(settings.hash_threads or len(os.sched_getaffinity(0)))
     passwords.limit_queue(settings.hash_queue_pin, settings.hash_queue_admin)
@@ -85,14 +91,18 @@ def build_runtime(settings: Settings) -> Runtime:
     return Runtime(
         settings=settings,
         db=db,
-        box=SecretBox(keys.encryption_key(settings.data_dir, secret)),
-        issuer=TokenIssuer(keys.jwt_key(settings.data_dir, signing), settings.jwt_lifetime_seconds),
+        box=SecretBox(keys.encryption_keys(settings.data_dir, secret)),
+        issuer=TokenIssuer(
+            keys.jwt_keys(settings.data_dir, signing), settings.jwt_lifetime_seconds
+        ),
         provider_context=context,
         pool=ProviderPool(context),
         journal=BatchWriter(db),
         gateway_cache=TtlCache(settings.cache_seconds),
         policy_cache=TtlCache(settings.cache_seconds),
         config_cache=TtlCache(settings.cache_seconds),
+        admin_cache=TtlCache(settings.cache_seconds),
+        apikey_pepper=keys.apikey_pepper(settings.data_dir, pepper),
     )
 
 
@@ -135,7 +145,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Outermost: a request refused by the body checks still gets an id, a log line, a count.
     app.add_middleware(RequestObserver)
     # /validate first: every login is matched against the routes in this order.
-    for module in (validate, auth, smsgateway, sms, token, system, policy, audit, health):
+    for module in (
+        validate, auth, smsgateway, sms, token, system, policy, audit, apikey, admin, health
+    ):  # fmt: skip
         app.include_router(module.router)
     app.include_router(observability.router)
     return app

@@ -7,8 +7,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
+from cryptography.fernet import Fernet
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.security.keys import split_keys
 
 
 class Settings(BaseSettings):
@@ -18,9 +21,21 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         None, description="SQLAlchemy URL; default: SQLite in the data directory"
     )
-    jwt_key: SecretStr | None = Field(None, description="JWT signing key; default: generated")
+    jwt_key: SecretStr | None = Field(
+        None,
+        description="JWT keys, newest first, separated by commas: the first signs, "
+        "each verifies; default: generated into the data directory",
+    )
     encryption_key: SecretStr | None = Field(
-        None, description="Fernet key for secrets at rest; default: generated"
+        None,
+        description="Fernet keys for secrets at rest, newest first, separated by commas: "
+        "the first encrypts, each decrypts (`smsgw keys rotate` re-encrypts under the "
+        "first); default: generated into the data directory",
+    )
+    apikey_hash_key: SecretStr | None = Field(
+        None,
+        description="Key of the HMAC under which API keys are stored; default: generated "
+        "into the data directory (changing it invalidates every API key)",
     )
     jwt_lifetime_seconds: int = Field(3600, gt=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -92,6 +107,23 @@ class Settings(BaseSettings):
     purge_interval_seconds: float = Field(
         300, gt=0, description="How often each process deletes expired rows"
     )
+
+    @field_validator("encryption_key")
+    @classmethod
+    def _fernet_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        keys = split_keys(value.get_secret_value())
+        if not keys:
+            raise ValueError("give at least one key")
+        for position, key in enumerate(keys, 1):
+            try:
+                Fernet(key.encode())
+            except ValueError:
+                raise ValueError(
+                    f"key {position} is not a Fernet key (32 url-safe base64-encoded bytes)"
+                ) from None
+        return value
 
     @field_validator("metrics_allow")
     @classmethod

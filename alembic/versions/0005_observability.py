@@ -1,7 +1,7 @@
 """observability: a gateway's newest message-log rows found by index
 
 Revision ID: 0005_observability
-Revises: 0002
+Revises: 0003_security
 Create Date: 2026-11-30
 """
 
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0005_observability"
-down_revision: str | None = "0002"
+down_revision: str | None = "0003_security"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -12,7 +12,7 @@ from app.api.smsgateway import ERRORS
 from app.schemas.envelope import AuthEnvelope
 from app.schemas.validate import CheckDetail, CheckIn, TriggerIn
 from app.security.passwords import BUSY_EXAMPLE
-from app.services import logins
+from app.services import logins, policies
 from app.services.audit import Caller
 
 router = APIRouter(prefix="/validate", tags=["validate"])
@@ -68,7 +68,10 @@ async def trigger_challenge(
     body: TriggerIn,
     rt: Rt,
     request: Request,
-    _: Annotated[Caller, Depends(allow("triggerchallenge"))],
+    caller: Annotated[Caller, Depends(allow("triggerchallenge"))],
 ) -> Response:
+    await policies.require_for_tokens(
+        rt, caller, "triggerchallenge", serial=body.serial, user=body.user, realm=body.realm
+    )
     outcome = await logins.trigger(rt, body, client_ip(request))
     return _answer(TriggerAnswer, outcome.challenges, outcome)

@@ -26,9 +26,32 @@ async def add(tx: AsyncSession, name: str, password_hash: str) -> None:
 
 
 async def set_password(tx: AsyncSession, name: str, password_hash: str) -> int:
+    """A new password; the token generation moves on, so earlier tokens stop working."""
+    generation = Admin.__table__.c.token_generation  # type: ignore[attr-defined]
     result = await tx.execute(
-        update(Admin).where(Admin.name == name).values(password_hash=password_hash)  # type: ignore[arg-type]
+        update(Admin)
+        .where(Admin.name == name)  # type: ignore[arg-type]
+        .values(password_hash=password_hash, token_generation=generation + 1)
     )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def generation_of(tx: AsyncSession, name: str) -> int | None:
+    """The admin's token generation, None if there is no such admin."""
+    table = Admin.__table__.c  # type: ignore[attr-defined]
+    query = select(table.token_generation).where(table.name == name)
+    value = (await tx.execute(query)).scalar_one_or_none()
+    return None if value is None else int(value)
+
+
+async def lock_all(tx: AsyncSession) -> int:
+    """Lock every admin row until the commit (a read that decides a delete); how many."""
+    table = Admin.__table__.c  # type: ignore[attr-defined]
+    return len((await tx.execute(select(table.id).with_for_update())).all())
+
+
+async def delete_admin(tx: AsyncSession, name: str) -> int:
+    result = await tx.execute(delete(Admin).where(Admin.name == name))  # type: ignore[arg-type]
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime, timedelta
 
-from app.db import admin_repo, audit_repo
+from app.db import admin_repo, apikey_repo, audit_repo
 from app.db.tables import utcnow
-from app.errors import BadCredentials, LockedOut, ParameterError
+from app.errors import BadCredentials, LockedOut, NotFound, ParameterError
 from app.runtime import Runtime
 from app.security.passwords import DUMMY_HASH, admission, hash_password, verify_password
-from app.services.audit import Caller
+from app.services.audit import Caller, audited
 
 
 async def login(rt: Runtime, username: str, password: str, ip: str) -> str:
@@ -41,7 +41,7 @@ async def login(rt: Runtime, username: str, password: str, ip: str) -> str:
         if valid and admin is not None:
             await admin_repo.clear_failures(tx, username)
             await audit_repo.add(tx, actor=username, action="auth", client_ip=ip)
-            return rt.issuer.issue(username, "admin")
+            return rt.issuer.issue(username, "admin", admin.token_generation)
         await audit_repo.add(
             tx,
             actor=username[:255],
@@ -67,9 +67,46 @@ async def add(rt: Runtime, name: str, password: str | None, caller: Caller) -> s
     hashed = await hash_password(password)
     async with rt.db.transaction() as tx:
         if not await admin_repo.set_password(tx, name, hashed):
+            # Policies are matched by name: an admin named like an API key would share them.
+            if await apikey_repo.by_name(tx, name) is not None:
+                raise ParameterError(
+                    f"ERR905: Invalid parameter: name: {name!r} is the name of an API key"
+                )
             await admin_repo.add(tx, name, hashed)
         await audit_repo.add(tx, actor=caller.name, action="admin_add", target=name)
+    rt.admin_cache.clear(name)
     return password
+
+
+async def delete(rt: Runtime, name: str, caller: Caller) -> int:
+    """Delete an admin; its tokens stop working. The last admin cannot be deleted."""
+    async with audited(rt.db, caller, "admin_delete", name) as tx:
+        if await admin_repo.by_name(tx, name) is None:
+            raise NotFound(f"The admin {name[:100]!r} does not exist")
+        # Two deletions at once must not both see another admin left.
+        if await admin_repo.lock_all(tx) <= 1:
+            raise ParameterError(
+                f"ERR905: Invalid parameter: name: {name!r} is the last admin; add another first"
+            )
+        removed = await admin_repo.delete_admin(tx, name)
+        await admin_repo.clear_failures(tx, name)
+    rt.admin_cache.clear(name)
+    return removed
+
+
+async def token_generation(rt: Runtime, name: str) -> int | None:
+    """The admin's current token generation (None: no such admin), as this worker last read it.
+
+    Read on every admin request; cached like policies (`cache_seconds`), so a password
+    change or deletion on another worker or node is seen within that time, and at once
+    on the worker that made it.
+    """
+    return await rt.admin_cache.get(name, lambda: _generation(rt, name))
+
+
+async def _generation(rt: Runtime, name: str) -> int | None:
+    async with rt.db.reading() as tx:
+        return await admin_repo.generation_of(tx, name)
 
 
 async def bootstrap(rt: Runtime) -> tuple[str, str | None]:

@@ -96,7 +96,7 @@ async def _spend_a_wrong_pin(password: str, otplen: int = DEFAULT_OTPLEN) -> Non
 
 
 def _key(rt: Runtime, token: LoginToken) -> bytes:
-    return bytes.fromhex(rt.box.open(token.otpkey))
+    return bytes.fromhex(rt.box.open(token.otpkey, f"the seed of token {token.serial}"))
 
 
 def _otp_right(rt: Runtime, token: LoginToken, challenge: OpenChallenge, otp: str) -> bool:

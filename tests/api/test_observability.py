@@ -66,6 +66,19 @@ async def test_metrics_outside_the_allow_list_need_the_metrics_read_action(servi
         assert (await outside.get("/metrics", headers=token)).status_code == 200
 
 
+async def test_a_scraper_outside_the_allow_list_may_use_an_api_key_with_metrics_read(
+    service, admin_api
+):
+    scraper = await admin_api.post("/apikey", {"name": "prom", "actions": ["metrics_read"]})
+    sender = await admin_api.post("/apikey", {"name": "app", "actions": ["sms_send"]})
+    transport = httpx.ASGITransport(app=service, client=("10.1.2.3", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://smsgw.test") as outside:
+        bearer = {"Authorization": f"Bearer {scraper['key']}"}
+        assert (await outside.get("/metrics", headers=bearer)).status_code == 200
+        other = {"Authorization": f"Bearer {sender['key']}"}
+        assert (await outside.get("/metrics", headers=other)).status_code == 403
+
+
 async def test_sends_and_attempts_are_counted_by_gateway_and_outcome(admin_api, http_sink):
     await make_gateway(admin_api, http_sink)
     before = await scrape(admin_api)
