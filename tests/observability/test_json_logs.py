@@ -86,11 +86,17 @@ async def test_a_whole_login_and_send_logs_no_pin_otp_text_number_or_secret(admi
             "POST", "/sms/send", json={"gateway": "sms-gw", "phone": NUMBER, "message": TEXT}
         )
         await admin_api.request("GET", f"/token/?serial={serial}&pass={PIN}")
+        key = (await admin_api.post("/apikey", {"name": "app", "actions": ["sms_send"]}))["key"]
+        await admin_api.client.post(
+            "/sms/send",
+            json={"gateway": "nope", "phone": NUMBER, "message": TEXT},
+            headers={"Authorization": f"Bearer {key}"},
+        )
 
     log = stream.getvalue()
     entries = [json.loads(line) for line in log.splitlines()]  # every line is one object
     forbidden = [PIN, otp, TEXT, "5521", NUMBER, NUMBER[1:], PHONE, PHONE[1:], GATEWAY_SECRET]
-    forbidden += [admin_api.token]
+    forbidden += [admin_api.token, key]
     for value in forbidden:
         assert value not in log, f"{value!r} is in the log"
 
