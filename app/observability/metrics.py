@@ -80,6 +80,12 @@ def _observe(metric: Histogram, seconds: float, *labels: str) -> None:
     if child is None:
         child = _histograms[(metric, labels)] = metric.labels(*labels)
     child.observe(seconds)
+BLOCKS = Counter(
+    "smsgw_blocks",
+    "Traffic rules that matched a send or challenge, by rule and mode (enforce blocked it, "
+    "monitor only noted it)",
+    ["rule", "mode"],
+)
 
 
 def http_request(route: str, method: str, status: int, seconds: float) -> None:
@@ -118,3 +124,8 @@ def challenge_accepted() -> None:
 
 def challenge_rejected(reason: str) -> None:
     _count(CHALLENGES_REJECTED, reason)
+
+
+def blocked(rule: str, mode: str) -> None:
+    """A traffic rule matched: `mode` "enforce" refused the send, "monitor" only noted it."""
+    _count(BLOCKS, rule, mode)
