@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, func, select, union_all
+from sqlalchemy import func, select, union_all
+from sqlalchemy.orm import Session
 
 from app.db.tables import Gateway, MessageLog
 
@@ -35,13 +36,13 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def recent_attempts(tx: Connection, gateway: str, limit: int) -> list[Attempt]:
+def recent_attempts(tx: Session, gateway: str, limit: int) -> list[Attempt]:
     """The gateway's last `limit` attempts, newest first."""
     return recent_attempts_of(tx, [gateway], limit)[gateway]
 
 
 def recent_attempts_of(
-    tx: Connection, gateways: Sequence[str], limit: int
+    tx: Session, gateways: Sequence[str], limit: int
 ) -> dict[str, list[Attempt]]:
     """Each gateway's last `limit` attempts, newest first: one statement, one index range
     per gateway, however many rows the log holds."""
@@ -87,7 +88,7 @@ def recent_attempts_of(
     }
 
 
-def last_failure(tx: Connection, gateway: str) -> tuple[str, datetime] | None:
+def last_failure(tx: Session, gateway: str) -> tuple[str, datetime] | None:
     row = tx.execute(
         select(M.c.error, M.c.finished_at, M.c.created_at)
         .where(M.c.gateway == gateway, M.c.status == "failed")
@@ -99,11 +100,11 @@ def last_failure(tx: Connection, gateway: str) -> tuple[str, datetime] | None:
     return row[0] or "", _aware(row[1] or row[2])
 
 
-def gateway_names(tx: Connection) -> list[str]:
+def gateway_names(tx: Session) -> list[str]:
     return [name for (name,) in tx.execute(select(G.c.name).order_by(G.c.name))]
 
 
-def waiting(tx: Connection) -> dict[str, tuple[int, datetime | None]]:
+def waiting(tx: Session) -> dict[str, tuple[int, datetime | None]]:
     """Messages waiting to be sent, by state: how many, and the oldest one's creation.
 
     Both answered from the status index alone (ids grow with creation time, so the
@@ -124,5 +125,5 @@ def waiting(tx: Connection) -> dict[str, tuple[int, datetime | None]]:
     return found
 
 
-def ping(tx: Connection) -> None:
+def ping(tx: Session) -> None:
     tx.execute(select(1))

@@ -80,6 +80,8 @@ def _observe(metric: Histogram, seconds: float, *labels: str) -> None:
     if child is None:
         child = _histograms[(metric, labels)] = metric.labels(*labels)
     child.observe(seconds)
+
+
 BLOCKS = Counter(
     "smsgw_blocks",
     "Traffic rules that matched a send or challenge, by rule and mode (enforce blocked it, "

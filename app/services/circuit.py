@@ -92,7 +92,7 @@ def replay(newest_first: Sequence[Attempt], now: datetime) -> Circuit:
 
 async def circuit(rt: Runtime, gateway: str) -> Circuit:
     """The gateway's circuit, read from the database now."""
-    attempts = await rt.db.read_sql(lambda tx: health_repo.recent_attempts(tx, gateway, HISTORY))
+    attempts = await rt.db.read(lambda tx: health_repo.recent_attempts(tx, gateway, HISTORY))
     return replay(attempts, utcnow())
 
 

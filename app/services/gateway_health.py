@@ -6,9 +6,9 @@ from __future__ import annotations
 import math
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.orm import Session
 
 from app.db import health_repo
 from app.db.health_repo import Attempt
@@ -61,7 +61,7 @@ async def report(rt: Runtime) -> list[GatewayHealthOut]:
     """Every defined gateway's health, in name order."""
     now = utcnow()
 
-    def read(tx: Connection) -> list[GatewayHealthOut]:
+    def read(tx: Session) -> list[GatewayHealthOut]:
         answers = []
         names = health_repo.gateway_names(tx)
         recent = health_repo.recent_attempts_of(tx, names, WINDOW_ATTEMPTS)
@@ -73,7 +73,7 @@ async def report(rt: Runtime) -> list[GatewayHealthOut]:
             answers.append(summarise(name, attempts, failure, now))
         return answers
 
-    return await rt.db.read_sql(read)
+    return await rt.db.read(read)
 
 
 Waiting = dict[str, tuple[int, datetime | None]]
@@ -83,18 +83,18 @@ async def scrape(rt: Runtime) -> tuple[Waiting, dict[str, circuit.Circuit]]:
     """What a metrics scrape reads: the outbox's waiting messages and every circuit."""
     now = utcnow()
 
-    def read(tx: Connection) -> tuple[Waiting, dict[str, circuit.Circuit]]:
+    def read(tx: Session) -> tuple[Waiting, dict[str, circuit.Circuit]]:
         recent = health_repo.recent_attempts_of(tx, health_repo.gateway_names(tx), circuit.HISTORY)
         circuits = {name: circuit.replay(attempts, now) for name, attempts in recent.items()}
         return health_repo.waiting(tx), circuits
 
-    return await rt.db.read_sql(read)
+    return await rt.db.read(read)
 
 
 async def database_ready(rt: Runtime) -> str:
     """The database's dialect if it answers a query, else NotReady (503)."""
     try:
-        await rt.db.read_sql(health_repo.ping)
+        await rt.db.read(health_repo.ping)
     except (DBAPIError, PoolTimeout, OSError) as exc:
         raise NotReady(f"the database does not answer: {type(exc).__name__}") from exc
     return rt.db.engine.dialect.name

@@ -118,8 +118,8 @@ async def test_challenges_are_counted_started_accepted_and_rejected_by_reason(ad
 async def test_outbox_depth_and_age_are_read_from_the_database_at_scrape(admin_api, runtime):
     created = utcnow() - timedelta(seconds=90)
     row = {"gateway": "gw1", "phone": "+491***67", "status": "queued", "created_at": created}
-    async with runtime.db.transaction() as tx:
-        await tx.execute(insert(MessageLog), [row, {**row, "created_at": utcnow()}])
+    rows = [row, {**row, "created_at": utcnow()}]
+    await runtime.db.write(lambda tx: tx.execute(insert(MessageLog), rows))
     samples = await scrape(admin_api)
     assert value(samples, "smsgw_outbox_messages", status="queued") == 2
     assert value(samples, "smsgw_outbox_messages", status="sending") == 0
@@ -184,8 +184,8 @@ async def test_five_failures_in_a_row_open_the_circuit_and_metrics_say_so(
 async def failed_attempts(runtime, gateway: str, at: datetime, count: int) -> None:
     """Attempts that failed at `at`, written as the sender writes them."""
     row = {"gateway": gateway, "phone": "+491***67", "status": "failed", "error": "x"}
-    async with runtime.db.transaction() as tx:
-        await tx.execute(insert(MessageLog), [{**row, "created_at": at, "finished_at": at}] * count)
+    rows = [{**row, "created_at": at, "finished_at": at}] * count
+    await runtime.db.write(lambda tx: tx.execute(insert(MessageLog), rows))
 
 
 async def test_a_half_open_circuit_lets_one_probe_through(admin_api, runtime):
