@@ -71,9 +71,14 @@ class JsonFormatter(logging.Formatter):
 
 
 class ScrubbingFormatter(logging.Formatter):
-    """The text format, with the same net."""
+    """The text format, with the same net over the message and any traceback (not over the
+    timestamp, whose digits look like a number)."""
 
-    def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = scrub(record.message)
+        line = super().formatMessage(record)
         request_id = context.request_id.get()
-        return scrub(f"{line} [{request_id}]" if request_id else line)
+        return f"{line} [{request_id}]" if request_id else line
+
+    def formatException(self, ei: Any) -> str:
+        return scrub(super().formatException(ei))

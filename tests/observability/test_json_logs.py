@@ -9,6 +9,7 @@ import io
 import json
 import logging
 import logging.config
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -27,7 +28,7 @@ GATEWAY_SECRET = "gw-Secret-Value-42"
 def json_logs() -> Iterator[io.StringIO]:
     """The service's own JSON logging at DEBUG, written into a buffer."""
     config = log_config("DEBUG", "json")
-    formatter = logging.config.DictConfigurator(config).configure_custom(  # type: ignore[attr-defined]
+    formatter = logging.config.DictConfigurator(config).configure_formatter(  # type: ignore[attr-defined]
         dict(config["formatters"]["default"])
     )
     stream = io.StringIO()
@@ -137,3 +138,16 @@ def test_a_sends_number_text_and_the_code_in_it_are_hidden_from_its_log_lines():
 
     line = contextvars.copy_context().run(in_a_task)
     assert "246813" not in line and "447700900999" not in line
+
+
+def test_the_text_format_scrubs_the_message_but_keeps_the_timestamp():
+    config = log_config("INFO", "text")
+    formatter = logging.config.DictConfigurator(config).configure_formatter(  # type: ignore[attr-defined]
+        dict(config["formatters"]["default"])
+    )
+    record = logging.LogRecord(
+        "smsgw.x", logging.INFO, __file__, 1, "to %s", ("+447700900123",), None
+    )
+    line = formatter.format(record)
+    assert "+447700900123" not in line and "+447…23" in line
+    assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO smsgw.x: ", line), line
