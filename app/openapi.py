@@ -38,6 +38,10 @@ def install_openapi(app: FastAPI) -> None:
             for sub_name, sub in model_schema.pop("$defs", {}).items():
                 components.setdefault(sub_name, sub)
             components[model.__name__] = model_schema
+        # A gateway's module is one of the registered names (nothing else is imported).
+        gateway = components.get("GatewayIn", {}).get("properties", {})
+        if "module" in gateway:
+            gateway["module"]["enum"] = registry.accepted_names()
         app.openapi_schema = schema
         return schema
 

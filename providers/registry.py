@@ -81,6 +81,10 @@ class Registry:
     def names(self) -> list[str]:
         return sorted(self._providers)
 
+    def accepted_names(self) -> list[str]:
+        """Every name `canonical` resolves: our names and privacyIDEA's class paths."""
+        return sorted(self._aliases)
+
     def canonical(self, name: str) -> str:
         try:
             return self._aliases[name]

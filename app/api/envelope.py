@@ -78,7 +78,7 @@ def describe_validation(errors: list[Any]) -> tuple[str, str]:
     """One message naming every bad field; missing ones in privacyIDEA's words."""
     missing = [_field(e["loc"]) for e in errors if e["type"] == "missing"]
     if missing and len(missing) == len(errors):
-        return "missing", "ERR905: Missing parameter: " + ", ".join(repr(m) for m in missing)
+        return "missing", "ERR905: Missing parameter: " + ", ".join(missing)
     parts = []
     for err in errors:
         field = _field(err["loc"])

@@ -26,7 +26,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     status: error_doc(status, code, description, example)
     for status, code, description, example in (
         (400, 905, "Missing or invalid parameter, naming the field",
-         "ERR905: Missing parameter: 'name'"),
+         "ERR905: Missing parameter: name"),
         (401, 4033, "No token; a bad or expired one is code 4304",
          "Authentication failure. Missing Authorization header."),
         (403, 303, "Not allowed by the admin policies",

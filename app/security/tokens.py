@@ -54,6 +54,11 @@ class TokenIssuer:
             )
         except jwt.ExpiredSignatureError:
             raise BadToken("Authentication failure. Your token has expired.") from None
+        except jwt.DecodeError as exc:
+            # privacyIDEA's words, which clients match; PyJWT's reason names no secret.
+            raise BadToken(
+                f"Authentication failure. Error decoding the Authorization token: {exc}"
+            ) from None
         except jwt.PyJWTError:
             raise BadToken("Authentication failure. The token is invalid.") from None
         return {"username": str(claims["sub"]), "role": str(claims["role"]), "exp": claims["exp"]}

@@ -43,7 +43,7 @@ async def login(rt: Runtime, username: str, password: str, ip: str) -> str:
             client_ip=ip,
             info="wrong credentials",
         )
-    raise BadCredentials("Authentication failure. Wrong credentials")
+    raise BadCredentials("Authentication failed.")  # privacyIDEA's words; clients match them
 
 
 async def add(rt: Runtime, name: str, password: str | None, caller: Caller) -> str:

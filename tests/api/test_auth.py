@@ -103,12 +103,21 @@ async def test_wrong_credentials_are_401_code_4031_either_way(anonymous_api, use
     error = await anonymous_api.post_error(
         "/auth", {"username": username, "password": "wrong"}, status=401, code=4031
     )
-    assert "Wrong credentials" in error["message"]
+    assert error["message"] == "Authentication failed."  # privacyIDEA's words
+
+
+async def test_an_undecodable_token_is_named_in_privacyideas_words(anonymous_api):
+    error = await anonymous_api.error(
+        "GET", "/smsgateway/", status=401, code=4304, headers={"Authorization": "not-a-jwt"}
+    )
+    assert error["message"].startswith(
+        "Authentication failure. Error decoding the Authorization token"
+    )
 
 
 async def test_missing_password_is_a_400_naming_it(anonymous_api):
     error = await anonymous_api.post_error("/auth", {"username": ADMIN}, status=400, code=905)
-    assert "password" in error["message"]
+    assert error["message"] == "ERR905: Missing parameter: password"
 
 
 async def test_repeated_failures_lock_the_user_out_even_with_the_right_password(
