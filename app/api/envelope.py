@@ -112,7 +112,12 @@ def install_handlers(app: FastAPI) -> None:
         return error_response(exc.status, exc.code, exc.message)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # DELETE /system/setConfig reaches DELETE /system/{key} and fails its validation,
+        # but the document's path for it is /system/setConfig, which has no DELETE.
+        allowed = allowed_methods(app, request.url.path)
+        if allowed and request.method not in allowed:
+            return error_response(405, 905, "Method Not Allowed", {"Allow": ", ".join(allowed)})
         message = describe_validation(list(exc.errors()))[1]
         return error_response(400, 905, message)
 

@@ -39,6 +39,7 @@ class LoginToken:
     pin_hash: str
     phone: str
     sms_identifier: str
+    counter: int  # the next HOTP counter: every lower one has been sent
 
     @property
     def locked(self) -> bool:

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
-from app.schemas.types import MAX_NAME
+from app.schemas.types import MAX_NAME, WholeNumber
 
 ADMIN_ACTIONS = (
     "smsgateway_read",
@@ -89,7 +89,7 @@ class PolicyIn(BaseModel):
     )
     realm: NameList = None
     active: bool = Field(True, strict=True)
-    priority: int = Field(1, ge=1, le=1000, strict=True)
+    priority: Annotated[int, WholeNumber, Field(ge=1, le=1000)] = 1
     description: str | None = Field(None, max_length=2000)
 
     @field_validator("action")

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from app.schemas.types import MAX_NAME, AsText
+from app.schemas.types import MAX_NAME, AsText, WholeNumber
 
 MAX_VALUE = 4000
 # An option or header value: text, or an integer read as its digits (privacyIDEA's clients
@@ -78,7 +78,9 @@ class GatewayIn(BaseModel):
         min_length=1, max_length=MAX_NAME, description="A provider name from /providers"
     )
     description: Annotated[str, AsText(2000)] = ""
-    id: int | None = Field(None, strict=True, description="Ignored; gateways are keyed by name")
+    id: Annotated[int | None, WholeNumber] = Field(
+        None, description="Ignored; gateways are keyed by name"
+    )
     options: dict[Key, OptionValue] = Field(
         default_factory=dict,
         json_schema_extra=_keyed_values,

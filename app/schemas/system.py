@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
 
-from app.schemas.types import MAX_NAME, NotNull, without_null
+from app.schemas.types import MAX_NAME, NotNull, whole, without_null
 
 KNOWN_KEYS = ("sms.identifier", "sms.providerTimeout", "sms.text", "sms.concurrent_challenges")
 ConfigKey = Literal[
@@ -28,12 +28,9 @@ _FALSE = ("False", "false", "0")
 def _timeout(value: Any) -> Any:
     if isinstance(value, str) and re.fullmatch(_TIMEOUT_DIGITS, value):
         return int(value)
-    if value is None or (
-        isinstance(value, int)
-        and not isinstance(value, bool)
-        and TIMEOUT_MIN <= value <= TIMEOUT_MAX
-    ):
-        return value
+    number = whole(value)
+    if value is None or (number is not None and TIMEOUT_MIN <= number <= TIMEOUT_MAX):
+        return number
     raise ValueError(f"must be a whole number of seconds, {TIMEOUT_MIN} to {TIMEOUT_MAX}")
 
 

@@ -6,7 +6,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
-from app.schemas.types import MAX_NAME, AsText, NotNull, OptionalName, Phone, without_null
+from app.schemas.types import (
+    MAX_NAME,
+    AsText,
+    NotNull,
+    OptionalName,
+    Phone,
+    WholeNumber,
+    without_null,
+)
 
 Name = Field(default="", max_length=MAX_NAME)
 SERIAL_PATTERN = r"^[A-Za-z0-9_.\-]+$"
@@ -19,7 +27,7 @@ _OTPLEN = (6, 8, "6", "8")
 
 
 def _otplen(value: Any) -> Any:
-    if value in _OTPLEN and not isinstance(value, bool):
+    if not isinstance(value, bool) and value in _OTPLEN:
         return int(value)
     raise ValueError("must be 6 or 8")
 
@@ -62,7 +70,7 @@ class TokenInitIn(BaseModel):
     otplen: OtpLen = 6
     description: Annotated[str, AsText(2000)] = ""
     serial: OptionalSerial = None
-    maxfail: int = Field(default=10, ge=1, le=1000, strict=True)
+    maxfail: Annotated[int, WholeNumber, Field(ge=1, le=1000)] = 10
 
 
 class GoogleUrl(BaseModel):

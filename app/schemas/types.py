@@ -25,15 +25,32 @@ from pydantic_core import core_schema
 MAX_NAME = 255  # user names, realms, gateway and policy names, keys: privacyIDEA's columns
 
 
-def _integer_as_text(value: Any) -> Any:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return value
+def whole(value: Any) -> int | None:
+    """The value as an int if it is a JSON integer: JSON Schema counts 5.0 as one."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
+def _whole_number(value: Any) -> Any:
+    number = whole(value)
+    if number is None and value is not None:
+        raise ValueError("must be a whole number")
+    return value if number is None else number
+
+
+WholeNumber = BeforeValidator(_whole_number)
+"""An integer field: 5 and 5.0 (the same JSON integer) pass, "5", true and 5.5 do not."""
 
 
 def _integer_bound(max_length: int) -> int:
     # The largest integer whose digits (and sign) still fit the string's maxLength.
-    digits: int = min(max(max_length - 1, 1), 18)
+    # Capped at 40 digits: enough for any id or OTP privacyIDEA sends as a number.
+    digits: int = min(max(max_length - 1, 1), 40)
     return int(10**digits) - 1
 
 
@@ -49,8 +66,18 @@ class AsText:
     def __get_pydantic_core_schema__(
         self, source: Any, handler: GetCoreSchemaHandler
     ) -> core_schema.CoreSchema:
+        bound = _integer_bound(self.max_length)
+
+        def integer_as_text(value: Any) -> Any:
+            number = whole(value)
+            if number is None:
+                return value
+            if abs(number) > bound:
+                raise ValueError(f"an integer here has at most {len(str(bound))} digits")
+            return str(number)
+
         return core_schema.no_info_before_validator_function(
-            _integer_as_text,
+            integer_as_text,
             core_schema.str_schema(min_length=self.min_length, max_length=self.max_length),
         )
 
@@ -110,7 +137,7 @@ _S = PHONE_SEPARATORS
 PHONE_PATTERN = rf"^{_S}*(\+|0{_S}*0){_S}*[1-9]({_S}*[0-9]){{6,14}}{_S}*$"
 Phone = Annotated[
     str,
-    BeforeValidator(_integer_as_text),
+    BeforeValidator(lambda value: str(value) if whole(value) is not None else value),
     Field(min_length=1, max_length=40),
     WithJsonSchema(
         {
@@ -133,5 +160,7 @@ __all__ = [
     "NotNull",
     "OptionalName",
     "Phone",
+    "WholeNumber",
+    "whole",
     "without_null",
 ]

@@ -35,6 +35,8 @@ NO_TOKENS = "The user has no tokens assigned"
 NO_SUCH_TOKEN = "The token does not exist"
 WRONG_PIN = "wrong otp pin"
 WRONG_OTP = "wrong otp value"
+PREVIOUS_OTP = ". previous otp used again"  # privacyIDEA appends it; clients match on it
+_PREVIOUS_WINDOW = 10  # how many earlier counters privacyIDEA looks back
 NO_MATCH = "Response did not match the challenge."
 LOCKED = "Failcounter exceeded"
 DISABLED = "The token is disabled"
@@ -206,7 +208,7 @@ async def _pin_or_pin_otp(rt: Runtime, subject: _Subject, form: CheckIn) -> Outc
 
     password = form.pass_
     pin_only: list[LoginToken] = []
-    pin_right_otp_wrong = False
+    pin_right_otp_wrong: list[tuple[LoginToken, str]] = []
     for token in active:
         # Try first what this request most likely is, so one PIN hash usually decides:
         # with an open challenge PIN+OTP, without one the PIN alone.
@@ -225,7 +227,7 @@ async def _pin_or_pin_otp(rt: Runtime, subject: _Subject, form: CheckIn) -> Outc
             for challenge in open_by_serial.get(token.serial, []):
                 if _otp_right(rt, token, challenge, otp):
                     return await _accept(rt, token, challenge)
-            pin_right_otp_wrong = True
+            pin_right_otp_wrong.append((token, otp))
             break
 
     if pin_only:
@@ -233,7 +235,18 @@ async def _pin_or_pin_otp(rt: Runtime, subject: _Subject, form: CheckIn) -> Outc
             return _reject(LOCKED, serial=pin_only[0].serial)
         return await _start_challenges(rt, [t for t in pin_only if not t.locked], "challenge")
     await _count_failures(rt, [t.serial for t in active])
+    if len(pin_right_otp_wrong) == 1 and _previous_otp(rt, *pin_right_otp_wrong[0]):
+        return _reject(WRONG_OTP + PREVIOUS_OTP)
     return _reject(WRONG_OTP if pin_right_otp_wrong else WRONG_PIN)
+
+
+def _previous_otp(rt: Runtime, token: LoginToken, otp: str) -> bool:
+    """Whether the OTP is one already sent (privacyIDEA's is_previous_otp)."""
+    if len(otp) != token.otplen or not otp.isdigit():
+        return False
+    key = _key(rt, token)
+    earliest = max(0, token.counter - _PREVIOUS_WINDOW)
+    return any(hotp.matches(key, c, token.otplen, otp) for c in range(earliest, token.counter))
 
 
 async def _start_challenges(rt: Runtime, tokens: list[LoginToken], source: str) -> Outcome:
@@ -244,10 +257,15 @@ async def _start_challenges(rt: Runtime, tokens: list[LoginToken], source: str) 
     )
     started = [token for token, ok in zip(tokens, sent, strict=True) if ok]
     if not started:
-        return _reject(SMS_FAILED)
+        return _reject(SMS_FAILED, transaction_ids=[])  # privacyIDEA's shape: no transaction_id
     valid_until = (utcnow() + timedelta(seconds=config.provider_timeout)).isoformat()
     challenges = [
-        ChallengeInfo(serial=t.serial, transaction_id=transaction_id, message=CHALLENGE_MESSAGE)
+        ChallengeInfo(
+            serial=t.serial,
+            transaction_id=transaction_id,
+            message=CHALLENGE_MESSAGE,
+            attributes={"valid_until": valid_until, "state": None},
+        )
         for t in started
     ]
     outcome = Outcome(
@@ -260,7 +278,7 @@ async def _start_challenges(rt: Runtime, tokens: list[LoginToken], source: str) 
             transaction_ids=[transaction_id] * len(started),
             multi_challenge=challenges,
             messages=[CHALLENGE_MESSAGE] * len(started),
-            attributes={"valid_until": valid_until},
+            attributes={"valid_until": valid_until, "state": None},  # as privacyIDEA
             client_mode="interactive",
             preferred_client_mode="interactive",
         ),
