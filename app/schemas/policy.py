@@ -89,7 +89,7 @@ class PolicyIn(BaseModel):
     )
     realm: NameList = None
     active: bool = Field(True, strict=True)
-    priority: Annotated[int, WholeNumber, Field(ge=1, le=1000)] = 1
+    priority: Annotated[int, Field(ge=1, le=1000), WholeNumber] = 1
     description: str | None = Field(None, max_length=2000)
 
     @field_validator("action")

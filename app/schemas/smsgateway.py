@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from app.schemas.types import MAX_NAME, AsText, WholeNumber
+from app.schemas.types import MAX_NAME, AsText, WholeNumber, integer_bound
 
 MAX_VALUE = 4000
 # An option or header value: text, or an integer read as its digits (privacyIDEA's clients
@@ -17,7 +17,11 @@ _KEY = {"type": "string", "minLength": 1, "maxLength": MAX_NAME, "pattern": KEY_
 _VALUE = {
     "anyOf": [
         {"type": "string", "maxLength": MAX_VALUE},
-        {"type": "integer", "minimum": -(10**18) + 1, "maximum": 10**18 - 1},
+        {
+            "type": "integer",
+            "minimum": -integer_bound(MAX_VALUE),
+            "maximum": integer_bound(MAX_VALUE),
+        },
     ]
 }
 _FLAG = {"anyOf": [{"type": "boolean"}, {"type": "integer"}, {"type": "string", "maxLength": 10}]}

@@ -70,7 +70,7 @@ class TokenInitIn(BaseModel):
     otplen: OtpLen = 6
     description: Annotated[str, AsText(2000)] = ""
     serial: OptionalSerial = None
-    maxfail: Annotated[int, WholeNumber, Field(ge=1, le=1000)] = 10
+    maxfail: Annotated[int, Field(ge=1, le=1000), WholeNumber] = 10
 
 
 class GoogleUrl(BaseModel):

@@ -47,10 +47,11 @@ WholeNumber = BeforeValidator(_whole_number)
 """An integer field: 5 and 5.0 (the same JSON integer) pass, "5", true and 5.5 do not."""
 
 
-def _integer_bound(max_length: int) -> int:
+def integer_bound(max_length: int) -> int:
     # The largest integer whose digits (and sign) still fit the string's maxLength.
-    # Capped at 40 digits: enough for any id or OTP privacyIDEA sends as a number.
-    digits: int = min(max(max_length - 1, 1), 40)
+    # Capped at 15 digits, below 2**53: tools that read the document's bounds as doubles
+    # (schemathesis among them) would otherwise round them. OTPs and PINs fit easily.
+    digits: int = min(max(max_length - 1, 1), 15)
     return int(10**digits) - 1
 
 
@@ -66,7 +67,7 @@ class AsText:
     def __get_pydantic_core_schema__(
         self, source: Any, handler: GetCoreSchemaHandler
     ) -> core_schema.CoreSchema:
-        bound = _integer_bound(self.max_length)
+        bound = integer_bound(self.max_length)
 
         def integer_as_text(value: Any) -> Any:
             number = whole(value)
@@ -87,7 +88,7 @@ class AsText:
         string: dict[str, Any] = {"type": "string", "maxLength": self.max_length}
         if self.min_length:
             string["minLength"] = self.min_length
-        bound = _integer_bound(self.max_length)
+        bound = integer_bound(self.max_length)
         result: dict[str, Any] = {
             "anyOf": [string, {"type": "integer", "minimum": -bound, "maximum": bound}]
         }
@@ -161,6 +162,7 @@ __all__ = [
     "OptionalName",
     "Phone",
     "WholeNumber",
+    "integer_bound",
     "whole",
     "without_null",
 ]

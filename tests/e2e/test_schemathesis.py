@@ -123,6 +123,8 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(
             "operations": EXCLUSIONS,
             "generation": {"max-examples": MAX_EXAMPLES, "database": "none"},
             "request-timeout": 30,
+            # Two threads: one generates the next case while the service answers the other.
+            "workers": 2,
             # Nothing of the run is kept between runs: each starts from the seed alone.
             "cache": {"enabled": False},
         }
