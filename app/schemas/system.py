@@ -21,12 +21,14 @@ _TIMEOUT_DIGITS = (
     r"^([1-9][0-9]|[1-9][0-9]{2,3}|[1-7][0-9]{4}|8[0-5][0-9]{3}|86[0-3][0-9]{2}|86400)$"
 )
 OTP_TAG = r"<otp>|\{otp\}"
-_TRUE = ("True", "true", "1")
-_FALSE = ("False", "false", "0")
+# As privacyIDEA stores them; no case variants, so generated clients get distinct enum keys.
+_TRUE = ("True", "1")
+_FALSE = ("False", "0")
 
 
 def _timeout(value: Any) -> Any:
-    if isinstance(value, str) and re.fullmatch(_TIMEOUT_DIGITS, value):
+    # re.search, as the document's validators read a pattern (`$` allows a final newline).
+    if isinstance(value, str) and re.search(_TIMEOUT_DIGITS, value):
         return int(value)
     number = whole(value)
     if value is None or (number is not None and TIMEOUT_MIN <= number <= TIMEOUT_MAX):

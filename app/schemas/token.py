@@ -35,7 +35,13 @@ def _otplen(value: Any) -> Any:
 OtpLen = Annotated[
     int,
     BeforeValidator(_otplen),
-    WithJsonSchema({"enum": list(_OTPLEN), "description": "6 or 8 digits", "default": 6}),
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "integer", "enum": [6, 8]}, {"type": "string", "enum": ["6", "8"]}],
+            "description": "6 or 8 digits",
+            "default": 6,
+        }
+    ),
 ]
 SERIAL_OR_USER = {"anyOf": [{"required": ["serial"]}, {"required": ["user"]}]}
 

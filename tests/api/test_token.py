@@ -47,12 +47,19 @@ async def test_init_by_form_with_privacyideas_extra_parameters(admin_api):
         "phone": PHONE,
         "genkey": "1",
         "otplen": "8",
+        "maxfail": "5",  # a form carries text; the document's integer is read from it
     }
     answer = await admin_api.call("POST", "/token/init", data=body)
     [token] = (await admin_api.value("/token/", params={"serial": answer["detail"]["serial"]}))[
         "tokens"
     ]
-    assert token["otplen"] == 8
+    assert (token["otplen"], token["maxfail"]) == (8, 5)
+
+
+async def test_json_maxfail_must_be_a_number_as_the_document_says(admin_api):
+    body = {"type": "sms", "user": "a", "phone": PHONE, "maxfail": "5"}
+    error = await admin_api.post_error("/token/init", body, status=400, code=905)
+    assert "maxfail" in error["message"]
 
 
 async def test_the_seed_is_encrypted_and_the_pin_hashed(admin_api, runtime):
