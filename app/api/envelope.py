@@ -115,7 +115,8 @@ def install_handlers(app: FastAPI) -> None:
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         # DELETE /system/setConfig reaches DELETE /system/{key} and fails its validation,
         # but the document's path for it is /system/setConfig, which has no DELETE.
-        allowed = allowed_methods(app, request.url.path)
+        # The raw scope path: request.url drops tabs and newlines (urlsplit does).
+        allowed = allowed_methods(app, request.scope["path"])
         if allowed and request.method not in allowed:
             return error_response(405, 905, "Method Not Allowed", {"Allow": ", ".join(allowed)})
         message = describe_validation(list(exc.errors()))[1]
@@ -127,7 +128,7 @@ def install_handlers(app: FastAPI) -> None:
         headers = dict(exc.headers or {})
         if exc.status_code == 405:
             # The router names only the first route it tried; the document knows them all.
-            headers["Allow"] = ", ".join(allowed_methods(app, request.url.path))
+            headers["Allow"] = ", ".join(allowed_methods(app, request.scope["path"]))
         return error_response(exc.status_code, code, str(exc.detail), headers)
 
     @app.exception_handler(Exception)
