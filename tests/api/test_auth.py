@@ -176,3 +176,16 @@ def test_cli_adds_an_admin_who_can_then_log_in(tmp_path):
             await rt.db.dispose()
 
     assert asyncio.run(check())
+
+
+@pytest.mark.parametrize("path", ["/auth", "/auth/token"])
+async def test_a_user_name_over_255_characters_is_a_400_naming_it(anonymous_api, path):
+    body = {"username": "u" * 256, "password": "x", "grant_type": "password"}
+    if path == "/auth":
+        body.pop("grant_type")
+        error = await anonymous_api.post_error(path, body, status=400, code=905)
+    else:
+        reply = await anonymous_api.client.post(path, data=body)
+        assert reply.status_code == 400, reply.text
+        error = reply.json()["result"]["error"]
+    assert "username" in error["message"]
