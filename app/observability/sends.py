@@ -1,4 +1,4 @@
-"""The one call a sender makes when an attempt ends: metrics, the circuit's cache, the log.
+"""The calls a sender makes when an attempt and a message end: metrics and the log line.
 
 Today app/services/dispatch.py sends once per message, so an attempt's end is also its
 message's end; the delivery engine calls `attempt_finished` per attempt and
@@ -14,7 +14,6 @@ import re
 from app.db.health_repo import CIRCUIT_OPEN
 from app.observability import context, metrics
 from app.observability.metrics import SendOutcome
-from app.services import circuit
 from providers.base import SendError
 
 log = logging.getLogger("smsgw.send")
@@ -30,7 +29,6 @@ def attempt_finished(gateway: str, error: BaseException | None, seconds: float) 
     if isinstance(error, SendError) and error.code == CIRCUIT_OPEN:
         return  # skipped, not tried: the gateway's own counts stay its own
     metrics.attempt(gateway, metrics.attempt_outcome(error), seconds)
-    circuit.attempt_recorded(gateway)
 
 
 def message_finished(

@@ -8,16 +8,21 @@ COOL_OFF seconds after it opened it is half-open: one send may probe it; a succe
 it (the failures before are forgotten), a failure opens it again.
 
 One probe per process: the probe is claimed in memory, so with N workers up to N probes
-may go out together. Route steps ask `is_open`, which reads at most every CACHE_SECONDS.
+may go out together. Route steps ask `is_open`, which reads at most every CACHE_SECONDS
+per gateway and process, so a state a send acts on may be that old.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.db import health_repo
 from app.db.health_repo import CIRCUIT_OPEN, Attempt
@@ -25,6 +30,7 @@ from app.db.tables import utcnow
 from app.runtime import Runtime
 from providers.base import Unreachable
 
+log = logging.getLogger("smsgw.circuit")
 FAILURES_IN_A_ROW = 5
 RATIO_WINDOW = 20
 RATIO_FAILURES = 10  # half of RATIO_WINDOW
@@ -97,7 +103,24 @@ async def circuit(rt: Runtime, gateway: str) -> Circuit:
 
 
 _cached: dict[str, tuple[float, Circuit]] = {}
+# One read per gateway at a time: when the cached state expires under load, every send
+# waiting on it shares the same read instead of each starting its own.
+_reading: dict[str, asyncio.Task[Circuit]] = {}
 _probes: dict[tuple[str, datetime | None], float] = {}
+
+
+async def _current(rt: Runtime, gateway: str, now: float) -> Circuit:
+    cached = _cached.get(gateway)
+    if cached is not None and cached[0] >= now:
+        return cached[1]
+    reading = _reading.get(gateway)
+    if reading is None:
+        reading = asyncio.get_running_loop().create_task(circuit(rt, gateway))
+        _reading[gateway] = reading
+        reading.add_done_callback(lambda _: _reading.pop(gateway, None))
+    state = await asyncio.shield(reading)
+    _cached[gateway] = (time.monotonic() + CACHE_SECONDS, state)
+    return state
 
 
 async def is_open(rt: Runtime, gateway: str) -> bool:
@@ -107,11 +130,12 @@ async def is_open(rt: Runtime, gateway: str) -> bool:
     probe's attempt is in the database.
     """
     now = time.monotonic()
-    cached = _cached.get(gateway)
-    if cached is None or cached[0] < now:
-        cached = (now + CACHE_SECONDS, await circuit(rt, gateway))
-        _cached[gateway] = cached
-    state = cached[1]
+    try:
+        state = await _current(rt, gateway, now)
+    except (SQLAlchemyError, OSError) as exc:
+        # The breaker must not stop sends the gateway could take: unknown counts as closed.
+        log.warning("circuit of %s unknown (%s); treated as closed", gateway, type(exc).__name__)
+        return False
     if state.state != "half_open":
         return state.open
     key = (gateway, state.opened_at)
@@ -136,5 +160,6 @@ def refusal(gateway: str) -> Unreachable:
 
 
 def attempt_recorded(gateway: str) -> None:
-    """Forget the cached state: this process has just written new evidence."""
+    """Read the gateway's state afresh next time (for tests and tools: a send does not call
+    this, or every send would cost a read; a state is at most CACHE_SECONDS old)."""
     _cached.pop(gateway, None)
