@@ -74,8 +74,8 @@ def admin_add(
 async def _admin_add(name: str, password: str | None) -> None:
     from app.main import build_runtime
     from app.migrations import upgrade
+    from app.security.caller import Caller
     from app.services import admins
-    from app.services.audit import Caller
 
     runtime = build_runtime(get_settings())
     try:

@@ -14,7 +14,7 @@ from app.api import audit, auth, health, policy, sms, smsgateway, system, token,
 from app.api.body import BodyMiddleware
 from app.api.docs import install_docs
 from app.api.envelope import install_handlers
-from app.db.engine import Database
+from app.db.engine import connect
 from app.migrations import upgrade
 from app.openapi import install_openapi
 from app.runtime import Runtime
@@ -66,7 +66,7 @@ def build_runtime(settings: Settings) -> Runtime:
     signing = settings.jwt_key.get_secret_value() if settings.jwt_key else None
     context = ProviderContext(script_dir=settings.effective_script_dir.resolve())
     passwords.use_threads(settings.hash_threads or len(os.sched_getaffinity(0)))
-    db = Database(settings.effective_database_url)
+    db = connect(settings.effective_database_url)
     return Runtime(
         settings=settings,
         db=db,

@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 
 from app.api.deps import Rt, allow, client_ip
-from app.api.smsgateway import ERRORS
+from app.api.envelope import ERRORS
 from app.schemas.envelope import AuthEnvelope
 from app.schemas.validate import CheckDetail, CheckIn, TriggerIn
+from app.security.caller import Caller
 from app.services import validation
-from app.services.audit import Caller
 
 router = APIRouter(prefix="/validate", tags=["validate"])
 

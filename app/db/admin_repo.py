@@ -7,36 +7,36 @@ from datetime import datetime
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from app.db.tables import Admin, LoginFailure, utcnow
 
 
-async def by_name(tx: AsyncSession, name: str) -> Admin | None:
+def by_name(tx: Session, name: str) -> Admin | None:
     query = select(Admin).where(Admin.name == name)  # type: ignore[arg-type]
-    return (await tx.execute(query)).scalar_one_or_none()
+    return (tx.execute(query)).scalar_one_or_none()
 
 
-async def count(tx: AsyncSession) -> int:
-    return int((await tx.execute(select(func.count()).select_from(Admin))).scalar_one())
+def count(tx: Session) -> int:
+    return int((tx.execute(select(func.count()).select_from(Admin))).scalar_one())
 
 
-async def add(tx: AsyncSession, name: str, password_hash: str) -> None:
+def add(tx: Session, name: str, password_hash: str) -> None:
     tx.add(Admin(name=name, password_hash=password_hash))
 
 
-async def set_password(tx: AsyncSession, name: str, password_hash: str) -> int:
-    result = await tx.execute(
+def set_password(tx: Session, name: str, password_hash: str) -> int:
+    result = tx.execute(
         update(Admin).where(Admin.name == name).values(password_hash=password_hash)  # type: ignore[arg-type]
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def lock_of(tx: AsyncSession, username: str) -> LoginFailure | None:
-    return await tx.get(LoginFailure, username)
+def lock_of(tx: Session, username: str) -> LoginFailure | None:
+    return tx.get(LoginFailure, username)
 
 
-async def count_failure(tx: AsyncSession, username: str) -> int:
+def count_failure(tx: Session, username: str) -> int:
     """Add one failure atomically (concurrent workers each count) and return the total."""
     table = LoginFailure.__table__  # type: ignore[attr-defined]
     insert = pg_insert if tx.get_bind().dialect.name == "postgresql" else sqlite_insert
@@ -49,16 +49,16 @@ async def count_failure(tx: AsyncSession, username: str) -> int:
         )
         .returning(table.c.failures)
     )
-    return int((await tx.execute(statement)).scalar_one())
+    return int((tx.execute(statement)).scalar_one())
 
 
-async def lock(tx: AsyncSession, username: str, until: datetime) -> None:
-    await tx.execute(
+def lock(tx: Session, username: str, until: datetime) -> None:
+    tx.execute(
         update(LoginFailure)
         .where(LoginFailure.username == username)  # type: ignore[arg-type]
         .values(failures=0, locked_until=until)
     )
 
 
-async def clear_failures(tx: AsyncSession, username: str) -> None:
-    await tx.execute(delete(LoginFailure).where(LoginFailure.username == username))  # type: ignore[arg-type]
+def clear_failures(tx: Session, username: str) -> None:
+    tx.execute(delete(LoginFailure).where(LoginFailure.username == username))  # type: ignore[arg-type]

@@ -6,13 +6,15 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from app.db.tables import MessageLog
 
+MESSAGES = MessageLog.__table__  # type: ignore[attr-defined]
 
-async def page(
-    tx: AsyncSession,
+
+def page(
+    tx: Session,
     *,
     gateway: str | None,
     status: str | None,
@@ -30,8 +32,8 @@ async def page(
         query = query.where(MessageLog.created_at >= since)  # type: ignore[arg-type]
     if until is not None:
         query = query.where(MessageLog.created_at < until)  # type: ignore[arg-type]
-    total = (await tx.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
-    rows = await tx.execute(
+    total = (tx.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
+    rows = tx.execute(
         query.order_by(MessageLog.id.desc()).offset(offset).limit(limit)  # type: ignore[union-attr]
     )
     return int(total), rows.scalars().all()

@@ -13,9 +13,10 @@ from app.errors import NotFound, ParameterError
 from app.runtime import Runtime
 from app.schemas.token import TokenInfo, TokenInitIn, TokenOut, TokenPage, TokenSelectIn
 from app.security import hotp
+from app.security.caller import Caller
 from app.security.passwords import hash_password
 from app.services import gateways
-from app.services.audit import Caller, audited_write
+from app.services.audit import audited_write
 from app.services.paging import neighbours
 from app.services.phone import normalise
 

@@ -14,9 +14,9 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import Connection
+from sqlalchemy.orm import Session
 
 from app.db import login_repo
 from app.db.login_repo import LoginToken, OpenChallenge
@@ -26,8 +26,7 @@ from app.runtime import Runtime
 from app.schemas.validate import ChallengeInfo, CheckDetail, CheckIn, TriggerIn
 from app.security import hotp
 from app.security.passwords import verify_password
-from app.services import dispatch, system_config
-from app.services.audit import note
+from app.services import audit, dispatch, system_config
 
 CHALLENGE_MESSAGE = "Enter the OTP from the SMS:"
 SMS_FAILED = "The PIN was correct, but the SMS could not be sent!"
@@ -60,6 +59,7 @@ class _Subject:
     realm: str = ""
     ip: str = ""
     serials: list[str] = field(default_factory=list)
+    messages: list[dict[str, Any]] = field(default_factory=list)  # the SMS it sent
 
 
 def _detail(message: str, **extra: object) -> CheckDetail:
@@ -71,7 +71,7 @@ def _reject(message: str, **extra: object) -> Outcome:
 
 
 async def _load(rt: Runtime, serial: str | None, user: str | None, realm: str) -> list[LoginToken]:
-    return await rt.db.read_sql(lambda tx: login_repo.tokens(tx, serial, user, realm))
+    return await rt.db.read(lambda tx: login_repo.tokens(tx, serial, user, realm))
 
 
 async def _pin_matches(token: LoginToken, pin: str) -> bool:
@@ -93,19 +93,18 @@ def _otp_right(rt: Runtime, token: LoginToken, challenge: OpenChallenge, otp: st
 
 
 async def _audit(rt: Runtime, subject: _Subject, outcome: Outcome, action: str) -> None:
-    serials = ",".join(subject.serials)
-    await note(
-        rt,
+    row = audit.entry(
         action=action,
         success=outcome.authentication != "REJECT",
         actor=subject.user,
         target=outcome.authentication,
         info=outcome.detail.message,
         client_ip=subject.ip,
-        serial=serials,
+        serial=",".join(subject.serials),
         user=subject.user,
         realm=subject.realm,
     )
+    await audit.note_login(rt, row, subject.messages)
 
 
 async def check(rt: Runtime, form: CheckIn, ip: str) -> Outcome:
@@ -129,7 +128,7 @@ async def trigger(rt: Runtime, form: TriggerIn, ip: str) -> Outcome:
     elif not usable:
         outcome = _reject(LOCKED if any(t.locked for t in tokens) else DISABLED)
     else:
-        outcome = await _start_challenges(rt, usable, "trigger")
+        outcome = await _start_challenges(rt, subject, usable, "trigger")
     await _audit(rt, subject, outcome, "validate_triggerchallenge")
     return outcome
 
@@ -139,7 +138,7 @@ async def _answer_challenge(rt: Runtime, subject: _Subject, form: CheckIn) -> Ou
     assert form.transaction_id is not None
     transaction_id, otp, now = form.transaction_id, form.pass_, utcnow()
 
-    def settle(tx: Connection) -> tuple[Outcome, list[str]]:
+    def settle(tx: Session) -> tuple[Outcome, list[str]]:
         pairs = login_repo.challenges_to_answer(
             tx, transaction_id, now, form.serial, form.user, form.realm
         )
@@ -161,7 +160,7 @@ async def _answer_challenge(rt: Runtime, subject: _Subject, form: CheckIn) -> Ou
         login_repo.count_failure(tx, serials)
         return _reject(NO_MATCH), serials
 
-    outcome, subject.serials = await rt.db.write_sql(settle)
+    outcome, subject.serials = await rt.db.write(settle)
     return outcome
 
 
@@ -172,28 +171,28 @@ def _accepted(token: LoginToken) -> Outcome:
 
 
 async def _accept(rt: Runtime, token: LoginToken, challenge: OpenChallenge) -> Outcome:
-    def settle(tx: Connection) -> bool:
+    def settle(tx: Session) -> bool:
         if login_repo.answer(tx, challenge.id, token.serial, challenge.counter):
             return True
         login_repo.count_failure(tx, [token.serial])  # answered by another request first
         return False
 
-    return _accepted(token) if await rt.db.write_sql(settle) else _reject(NO_MATCH)
+    return _accepted(token) if await rt.db.write(settle) else _reject(NO_MATCH)
 
 
 async def _count_failures(rt: Runtime, serials: list[str]) -> None:
-    await rt.db.write_sql(lambda tx: login_repo.count_failure(tx, serials))
+    await rt.db.write(lambda tx: login_repo.count_failure(tx, serials))
 
 
 async def _pin_or_pin_otp(rt: Runtime, subject: _Subject, form: CheckIn) -> Outcome:
     now = utcnow()
 
-    def load(tx: Connection) -> tuple[list[LoginToken], list[OpenChallenge]]:
+    def load(tx: Session) -> tuple[list[LoginToken], list[OpenChallenge]]:
         tokens = login_repo.tokens(tx, form.serial, form.user, form.realm)
         serials = [t.serial for t in tokens if t.active]
         return tokens, login_repo.open_challenges(tx, serials, now) if serials else []
 
-    tokens, open_challenges = await rt.db.read_sql(load)
+    tokens, open_challenges = await rt.db.read(load)
     subject.serials = [t.serial for t in tokens]
     if not tokens:
         return _reject(NO_SUCH_TOKEN if form.serial else NO_TOKENS)
@@ -231,16 +230,20 @@ async def _pin_or_pin_otp(rt: Runtime, subject: _Subject, form: CheckIn) -> Outc
     if pin_only:
         if all(t.locked for t in pin_only):
             return _reject(LOCKED, serial=pin_only[0].serial)
-        return await _start_challenges(rt, [t for t in pin_only if not t.locked], "challenge")
+        return await _start_challenges(
+            rt, subject, [t for t in pin_only if not t.locked], "challenge"
+        )
     await _count_failures(rt, [t.serial for t in active])
     return _reject(WRONG_OTP if pin_right_otp_wrong else WRONG_PIN)
 
 
-async def _start_challenges(rt: Runtime, tokens: list[LoginToken], source: str) -> Outcome:
+async def _start_challenges(
+    rt: Runtime, subject: _Subject, tokens: list[LoginToken], source: str
+) -> Outcome:
     config = await system_config.sms(rt)
     transaction_id = f"{secrets.randbelow(10**20):020d}"
     sent = await asyncio.gather(
-        *(_challenge_one(rt, token, transaction_id, source, config) for token in tokens)
+        *(_challenge_one(rt, subject, token, transaction_id, source, config) for token in tokens)
     )
     started = [token for token, ok in zip(tokens, sent, strict=True) if ok]
     if not started:
@@ -271,6 +274,7 @@ async def _start_challenges(rt: Runtime, tokens: list[LoginToken], source: str) 
 
 async def _challenge_one(
     rt: Runtime,
+    subject: _Subject,
     token: LoginToken,
     transaction_id: str,
     source: str,
@@ -283,7 +287,7 @@ async def _challenge_one(
     now = utcnow()
     purge = _purge_due()
 
-    def open_challenge(tx: Connection) -> tuple[int, int]:
+    def open_challenge(tx: Session) -> tuple[int, int]:
         if purge:
             login_repo.purge_expired(tx, now - _KEEP_EXPIRED)
         counter = login_repo.reserve_counter(tx, token.serial)
@@ -299,7 +303,7 @@ async def _challenge_one(
         )
         return challenge_id, counter
 
-    challenge_id, counter = await rt.db.write_sql(open_challenge)
+    challenge_id, counter = await rt.db.write(open_challenge)
     otp = hotp.hotp(_key(rt, token), counter, token.otplen)
     text = (
         config.text.replace("<otp>", otp)
@@ -317,11 +321,13 @@ async def _challenge_one(
         transaction_id=transaction_id,
     )
     try:
-        delivered = await dispatch.deliver(rt, outgoing)
+        message = await dispatch.deliver(rt, outgoing)
+        subject.messages.append(message)
+        delivered = bool(message["status"] == "sent")
     except NotFound:
         delivered = False  # the token's gateway was deleted
     if not delivered:
-        await rt.db.write_sql(lambda tx: login_repo.drop_challenge(tx, challenge_id))
+        await rt.db.write(lambda tx: login_repo.drop_challenge(tx, challenge_id))
     return delivered
 
 

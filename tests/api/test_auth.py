@@ -123,8 +123,7 @@ async def test_repeated_failures_lock_the_user_out_even_with_the_right_password(
     )
     assert "try again" in error["message"]
     # The lock lives in the database, so every worker and host sees it.
-    async with runtime.db.reading() as tx:
-        lock = (await tx.execute(select(LoginFailure))).scalar_one()
+    lock = await runtime.db.read(lambda tx: tx.execute(select(LoginFailure)).scalar_one())
     assert lock.username == ADMIN and lock.locked_until is not None
 
 

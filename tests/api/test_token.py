@@ -55,8 +55,8 @@ async def test_init_by_form_with_privacyideas_extra_parameters(admin_api):
 
 async def test_the_seed_is_encrypted_and_the_pin_hashed(admin_api, runtime):
     serial = await enrol(admin_api, pin="s3cret-pin")
-    async with runtime.db.reading() as tx:
-        token = (await tx.execute(select(Token).where(Token.serial == serial))).scalar_one()
+    query = select(Token).where(Token.serial == serial)
+    token = await runtime.db.read(lambda tx: tx.execute(query).scalar_one())
     assert "s3cret-pin" not in token.pin_hash and token.pin_hash.startswith("$argon2id$")
     assert len(bytes.fromhex(runtime.box.open(token.otpkey))) == 20
     assert token.otpkey != runtime.box.open(token.otpkey)

@@ -1,0 +1,12 @@
+"""Who is behind a request: the authenticated admin, or the anonymous client."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Caller:
+    name: str
+    ip: str = ""
+    role: str = "admin"
