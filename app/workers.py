@@ -17,6 +17,8 @@ import asyncio
 import ctypes
 import os
 import signal
+import subprocess
+import sys
 from typing import Any, ClassVar
 
 from gunicorn.app.base import BaseApplication
@@ -24,7 +26,7 @@ from gunicorn.arbiter import Arbiter
 from gunicorn.workers.base import Worker as GunicornWorker
 from uvicorn_worker import UvicornWorker
 
-from app.settings import Settings, get_settings
+from app.settings import get_settings
 
 _PR_SET_PDEATHSIG = 1
 
@@ -92,7 +94,12 @@ def _exit_with_parent() -> None:
 
 def serve(host: str, port: int, workers: int, log_config: dict[str, Any]) -> int:
     """Run `workers` worker processes until a signal stops them; the exit status."""
-    settings = asyncio.run(_prepare())
+    # The preparation runs in a process of its own, so this one starts no thread: gunicorn
+    # forks the workers from it, and a fork inherits thread pools without their threads
+    # (a worker's first password hash waited forever).
+    preparation = [sys.executable, "-c", "from app.workers import prepare; prepare()"]
+    if subprocess.run(preparation, check=False).returncode:  # noqa: S603  (a fixed command)
+        return 1
     usable = os.sched_getaffinity(0)
     # Forked workers inherit the environment: one hashing thread per core in all.
     os.environ.setdefault("SMSGW_HASH_THREADS", str(max(1, len(usable) // workers)))
@@ -101,19 +108,24 @@ def serve(host: str, port: int, workers: int, log_config: dict[str, Any]) -> int
         "workers": workers,
         "worker_class": Worker,
         "reuse_port": True,
+        # Imported once here, forked into every worker: no thread starts at import.
+        "preload_app": True,
+        "control_socket_disable": True,  # one per user otherwise, shared by every instance
         "backlog": 2048,
         "logconfig_dict": log_config,
         "graceful_timeout": 30,
         "timeout": 60,
     }
-    options |= _hooks(workers, settings.pin_workers)
+    options |= _hooks(workers, get_settings().pin_workers)
     _Server(options).run()  # exits the process itself on SIGTERM
     return 0
 
 
-async def _prepare() -> Settings:
+def prepare() -> None:
+    """Keys, the schema and the first admin, before any worker starts."""
     from app.main import close, prepare
 
-    settings = get_settings()
-    await close(await prepare(settings))
-    return settings
+    async def run() -> None:
+        await close(await prepare(get_settings()))
+
+    asyncio.run(run())

@@ -19,6 +19,7 @@ from app.workers import share_of_cores
 from tests.waiting import eventually_sync
 
 PORT_HEX_WIDTH = 4
+ADMIN_PASSWORD = "workers-test-password"
 
 
 def _free_port() -> int:
@@ -67,7 +68,8 @@ def _healthy(url: str) -> bool:
 def _serving(tmp_path: Path, **settings: str) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     port = _free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("SMSGW_")}
-    env |= {"SMSGW_DATA_DIR": str(tmp_path), "SMSGW_LOG_LEVEL": "WARNING", **settings}
+    env |= {"SMSGW_DATA_DIR": str(tmp_path), "SMSGW_LOG_LEVEL": "WARNING"}
+    env |= {"SMSGW_ADMIN_PASSWORD": ADMIN_PASSWORD, **settings}
     process = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--workers", "2"],
         env=env,
@@ -76,7 +78,8 @@ def _serving(tmp_path: Path, **settings: str) -> Iterator[tuple[subprocess.Popen
     )
     try:
         eventually_sync(
-            lambda: len(_workers(process.pid)) == 2 and _healthy(f"http://127.0.0.1:{port}")
+            lambda: len(_workers(process.pid)) == 2 and _healthy(f"http://127.0.0.1:{port}"),
+            timeout=120,  # a migration and two imports of the app on a loaded machine
         )
         yield process, port
     finally:
@@ -121,6 +124,18 @@ def test_keep_alive_connections_are_spread_over_the_workers(two_workers):
     finally:
         for connection in connections:
             connection.close()
+
+
+def test_every_worker_hashes_passwords(two_workers):
+    # Forked workers must not inherit a hashing pool whose threads stayed behind.
+    _, port = two_workers
+    for _ in range(6):  # a new connection each: the kernel spreads them over the workers
+        reply = httpx.post(
+            f"http://127.0.0.1:{port}/auth",
+            json={"username": "admin", "password": ADMIN_PASSWORD},
+            timeout=30,
+        )
+        assert reply.status_code == 200, reply.text
 
 
 def test_a_worker_that_dies_is_replaced_and_sigterm_stops_them_all(two_workers):

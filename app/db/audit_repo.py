@@ -7,10 +7,11 @@ from typing import Any
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
-from app.db.tables import AuditEntry
+from app.db.tables import AuditEntry, table
 
-AUDIT = AuditEntry.__table__  # type: ignore[attr-defined]
+AUDIT = table(AuditEntry)
 _ADD = insert(AUDIT)
 
 
@@ -30,13 +31,11 @@ def page(
 ) -> tuple[int, Sequence[AuditEntry]]:
     query = select(AuditEntry)
     if action is not None:
-        query = query.where(AuditEntry.action == action)  # type: ignore[arg-type]
+        query = query.where(col(AuditEntry.action) == action)
     if actor is not None:
-        query = query.where(AuditEntry.actor == actor)  # type: ignore[arg-type]
+        query = query.where(col(AuditEntry.actor) == actor)
     if success is not None:
-        query = query.where(AuditEntry.success.is_(success))  # type: ignore[attr-defined]
+        query = query.where(col(AuditEntry.success).is_(success))
     total = tx.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-    rows = tx.execute(
-        query.order_by(AuditEntry.id.desc()).offset(offset).limit(limit)  # type: ignore[union-attr]
-    )
+    rows = tx.execute(query.order_by(col(AuditEntry.id).desc()).offset(offset).limit(limit))
     return int(total), rows.scalars().all()

@@ -6,15 +6,16 @@ from collections.abc import Iterable, Sequence
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from app.db.tables import Gateway, GatewayOption, utcnow
 
 
 def by_name(tx: Session, name: str, *, lock: bool = False) -> Gateway | None:
-    query = select(Gateway).where(Gateway.name == name)  # type: ignore[arg-type]
+    query = select(Gateway).where(col(Gateway.name) == name)
     if lock:
         query = query.with_for_update()
-    return (tx.execute(query)).scalar_one_or_none()
+    return tx.execute(query).scalar_one_or_none()
 
 
 def by_id(tx: Session, gateway_id: int) -> Gateway | None:
@@ -22,10 +23,10 @@ def by_id(tx: Session, gateway_id: int) -> Gateway | None:
 
 
 def listing(tx: Session, gateway_id: int | None = None) -> Sequence[Gateway]:
-    query = select(Gateway).order_by(Gateway.id)  # type: ignore[arg-type]
+    query = select(Gateway).order_by(col(Gateway.id))
     if gateway_id is not None:
-        query = query.where(Gateway.id == gateway_id)  # type: ignore[arg-type]
-    return (tx.execute(query)).scalars().all()
+        query = query.where(col(Gateway.id) == gateway_id)
+    return tx.execute(query).scalars().all()
 
 
 def options_of(tx: Session, gateway_ids: Iterable[int]) -> Sequence[GatewayOption]:
@@ -34,10 +35,10 @@ def options_of(tx: Session, gateway_ids: Iterable[int]) -> Sequence[GatewayOptio
         return []
     query = (
         select(GatewayOption)
-        .where(GatewayOption.gateway_id.in_(ids))  # type: ignore[attr-defined]
-        .order_by(GatewayOption.id)  # type: ignore[arg-type]
+        .where(col(GatewayOption.gateway_id).in_(ids))
+        .order_by(col(GatewayOption.id))
     )
-    return (tx.execute(query)).scalars().all()
+    return tx.execute(query).scalars().all()
 
 
 def upsert(
@@ -57,9 +58,7 @@ def upsert(
     else:
         gateway = existing
         gateway.module, gateway.description, gateway.updated_at = module, description, utcnow()
-        tx.execute(
-            delete(GatewayOption).where(GatewayOption.gateway_id == gateway.id)  # type: ignore[arg-type]
-        )
+        tx.execute(delete(GatewayOption).where(col(GatewayOption.gateway_id) == gateway.id))
     assert gateway.id is not None
     for row in rows:
         row.gateway_id = gateway.id
@@ -72,9 +71,7 @@ def delete_by_name(tx: Session, name: str) -> int:
     gateway = by_name(tx, name)
     if gateway is None:
         return 0
-    tx.execute(
-        delete(GatewayOption).where(GatewayOption.gateway_id == gateway.id)  # type: ignore[arg-type]
-    )
+    tx.execute(delete(GatewayOption).where(col(GatewayOption.gateway_id) == gateway.id))
     tx.delete(gateway)
     return 1
 
@@ -82,9 +79,9 @@ def delete_by_name(tx: Session, name: str) -> int:
 def delete_option(tx: Session, gateway_id: int, kind: str, key: str) -> int:
     result = tx.execute(
         delete(GatewayOption).where(
-            GatewayOption.gateway_id == gateway_id,  # type: ignore[arg-type]
-            GatewayOption.kind == kind,  # type: ignore[arg-type]
-            GatewayOption.key == key,  # type: ignore[arg-type]
+            col(GatewayOption.gateway_id) == gateway_id,
+            col(GatewayOption.kind) == kind,
+            col(GatewayOption.key) == key,
         )
     )
     gateway = tx.get(Gateway, gateway_id)

@@ -17,10 +17,10 @@ from datetime import datetime
 from sqlalchemy import bindparam, case, delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from app.db.tables import Challenge, Token
+from app.db.tables import Challenge, Token, table
 
-TOKEN = Token.__table__  # type: ignore[attr-defined]
-CHALLENGE = Challenge.__table__  # type: ignore[attr-defined]
+TOKEN = table(Token)
+CHALLENGE = table(Challenge)
 T = TOKEN.c
 C = CHALLENGE.c
 

@@ -7,10 +7,11 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
-from app.db.tables import MessageLog
+from app.db.tables import MessageLog, table
 
-MESSAGES = MessageLog.__table__  # type: ignore[attr-defined]
+MESSAGES = table(MessageLog)
 
 
 def page(
@@ -25,15 +26,13 @@ def page(
 ) -> tuple[int, Sequence[MessageLog]]:
     query = select(MessageLog)
     if gateway is not None:
-        query = query.where(MessageLog.gateway == gateway)  # type: ignore[arg-type]
+        query = query.where(col(MessageLog.gateway) == gateway)
     if status is not None:
-        query = query.where(MessageLog.status == status)  # type: ignore[arg-type]
+        query = query.where(col(MessageLog.status) == status)
     if since is not None:
-        query = query.where(MessageLog.created_at >= since)  # type: ignore[arg-type]
+        query = query.where(col(MessageLog.created_at) >= since)
     if until is not None:
-        query = query.where(MessageLog.created_at < until)  # type: ignore[arg-type]
+        query = query.where(col(MessageLog.created_at) < until)
     total = (tx.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
-    rows = tx.execute(
-        query.order_by(MessageLog.id.desc()).offset(offset).limit(limit)  # type: ignore[union-attr]
-    )
+    rows = tx.execute(query.order_by(col(MessageLog.id).desc()).offset(offset).limit(limit))
     return int(total), rows.scalars().all()

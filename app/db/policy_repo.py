@@ -6,25 +6,26 @@ from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from app.db.tables import Policy
 
 
 def active_admin_policies(tx: Session) -> Sequence[Policy]:
-    query = select(Policy).where(Policy.scope == "admin", Policy.active.is_(True))  # type: ignore[arg-type, attr-defined]
-    return (tx.execute(query)).scalars().all()
+    query = select(Policy).where(col(Policy.scope) == "admin", col(Policy.active).is_(True))
+    return tx.execute(query).scalars().all()
 
 
 def listing(tx: Session, name: str | None = None) -> Sequence[Policy]:
     query = select(Policy).order_by(Policy.name)
     if name is not None:
-        query = query.where(Policy.name == name)  # type: ignore[arg-type]
-    return (tx.execute(query)).scalars().all()
+        query = query.where(col(Policy.name) == name)
+    return tx.execute(query).scalars().all()
 
 
 def by_name(tx: Session, name: str) -> Policy | None:
-    query = select(Policy).where(Policy.name == name)  # type: ignore[arg-type]
-    return (tx.execute(query)).scalar_one_or_none()
+    query = select(Policy).where(col(Policy.name) == name)
+    return tx.execute(query).scalar_one_or_none()
 
 
 def upsert(tx: Session, policy: Policy) -> int:
