@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 
 class SmsgwError(Exception):
     status: ClassVar[int] = 500
     code: ClassVar[int] = -500
+    headers: ClassVar[Mapping[str, str]] = {}
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -22,6 +24,12 @@ class NotFound(SmsgwError):
     status, code = 404, 601
 
 
+class Conflict(SmsgwError):
+    """The request is well formed but collides with what exists (a taken serial)."""
+
+    status, code = 409, 905
+
+
 class NotAllowed(SmsgwError):
     status, code = 403, 303
 
@@ -32,6 +40,13 @@ class BadCredentials(SmsgwError):
 
 class LockedOut(SmsgwError):
     status, code = 429, 4031
+
+
+class Busy(SmsgwError):
+    """Too many requests waiting for the same scarce resource: come back shortly."""
+
+    status, code = 503, 503
+    headers = {"Retry-After": "1"}
 
 
 class NoAuthHeader(SmsgwError):

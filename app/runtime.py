@@ -28,3 +28,5 @@ class Runtime:
     gateway_cache: TtlCache[str, GatewayConfig]
     policy_cache: TtlCache[str, list[Policy]]
     config_cache: TtlCache[str, dict[str, str]]
+    admin_cache: TtlCache[str, int | None]  # admin name -> token generation (None: deleted)
+    apikey_pepper: bytes  # the key of the HMAC under which API keys are stored

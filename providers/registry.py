@@ -81,6 +81,14 @@ class Registry:
     def names(self) -> list[str]:
         return sorted(self._providers)
 
+    def aliases(self) -> dict[str, str]:
+        """Every other accepted name (privacyIDEA's class paths) -> its canonical name."""
+        return {alias: name for alias, name in sorted(self._aliases.items()) if alias != name}
+
+    def accepted_names(self) -> list[str]:
+        """Every name `canonical` resolves: our names and privacyIDEA's class paths."""
+        return sorted(self._aliases)
+
     def canonical(self, name: str) -> str:
         try:
             return self._aliases[name]

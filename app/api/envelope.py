@@ -74,7 +74,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     status: error_doc(status, code, description, example)
     for status, code, description, example in (
         (400, 905, "Missing or invalid parameter, naming the field",
-         "ERR905: Missing parameter: 'name'"),
+         "ERR905: Missing parameter: name"),
         (401, 4033, "No token; a bad or expired one is code 4304",
          "Authentication failure. Missing Authorization header."),
         (403, 303, "Not allowed by the admin policies",
@@ -96,7 +96,7 @@ def describe_validation(errors: list[Any]) -> tuple[str, str]:
     """One message naming every bad field; missing ones in privacyIDEA's words."""
     missing = [_field(e["loc"]) for e in errors if e["type"] == "missing"]
     if missing and len(missing) == len(errors):
-        return "missing", "ERR905: Missing parameter: " + ", ".join(repr(m) for m in missing)
+        return "missing", "ERR905: Missing parameter: " + ", ".join(missing)
     parts = []
     for err in errors:
         field = _field(err["loc"])
@@ -127,10 +127,16 @@ def allowed_methods(app: FastAPI, path: str) -> list[str]:
 def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(SmsgwError)
     async def _domain(_: Request, exc: SmsgwError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.message)
+        return error_response(exc.status, exc.code, exc.message, exc.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # DELETE /system/setConfig reaches DELETE /system/{key} and fails its validation,
+        # but the document's path for it is /system/setConfig, which has no DELETE.
+        # The raw scope path: request.url drops tabs and newlines (urlsplit does).
+        allowed = allowed_methods(app, request.scope["path"])
+        if allowed and request.method not in allowed:
+            return error_response(405, 905, "Method Not Allowed", {"Allow": ", ".join(allowed)})
         message = describe_validation(list(exc.errors()))[1]
         return error_response(400, 905, message)
 
@@ -140,7 +146,7 @@ def install_handlers(app: FastAPI) -> None:
         headers = dict(exc.headers or {})
         if exc.status_code == 405:
             # The router names only the first route it tried; the document knows them all.
-            headers["Allow"] = ", ".join(allowed_methods(app, request.url.path))
+            headers["Allow"] = ", ".join(allowed_methods(app, request.scope["path"]))
         return error_response(exc.status_code, code, str(exc.detail), headers)
 
     @app.exception_handler(Exception)

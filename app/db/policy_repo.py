@@ -35,7 +35,7 @@ def upsert(tx: Session, policy: Policy) -> int:
         tx.flush()
         assert policy.id is not None
         return policy.id
-    for field in ("scope", "action", "adminuser", "realm", "active", "priority"):
+    for field in ("scope", "action", "adminuser", "realm", "user", "active", "priority"):
         setattr(existing, field, getattr(policy, field))
     tx.flush()
     assert existing.id is not None

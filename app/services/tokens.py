@@ -9,14 +9,22 @@ from sqlalchemy.orm import Session
 
 from app.db import token_repo
 from app.db.tables import Token
-from app.errors import NotFound, ParameterError
+from app.errors import Conflict, NotFound
 from app.runtime import Runtime
-from app.schemas.token import TokenInfo, TokenInitIn, TokenOut, TokenPage, TokenSelectIn
+from app.schemas.token import (
+    GoogleUrl,
+    TokenInfo,
+    TokenInitIn,
+    TokenOut,
+    TokenPage,
+    TokenSelectIn,
+)
 from app.security import hotp
 from app.security.caller import Caller
 from app.security.passwords import hash_password
-from app.services import gateways
+from app.services import gateways, policies
 from app.services.audit import audited_write
+from app.services.enrolment_url import google_url
 from app.services.paging import neighbours
 from app.services.phone import normalise
 
@@ -25,21 +33,23 @@ def _new_serial() -> str:
     return "PISM" + secrets.token_hex(4).upper()
 
 
-async def init(rt: Runtime, form: TokenInitIn, caller: Caller) -> str:
-    """Enrol an SMS token for a user; returns its serial."""
+async def init(rt: Runtime, form: TokenInitIn, caller: Caller) -> tuple[str, GoogleUrl]:
+    """Enrol an SMS token for a user; returns its serial and privacyIDEA's enrolment URL."""
+    (await policies.scope(rt, caller, "enrollSMS")).check(form.realm, form.user)
     phone = normalise(form.phone)
     if form.sms_identifier and not await gateways.exists(rt, form.sms_identifier):
-        raise ParameterError(
-            f"ERR905: Invalid parameter: sms.identifier: there is no SMS gateway named "
-            f"{form.sms_identifier[:100]!r}"
+        # A 404 rather than a 400: the field is well formed, what it names does not exist.
+        raise NotFound(
+            f"sms.identifier: there is no SMS gateway named {form.sms_identifier[:100]!r}"
         )
     pin_hash = await hash_password(form.pin) if form.pin else ""
-    sealed_key = rt.box.seal(hotp.new_key().hex())
+    key = hotp.new_key()
+    sealed_key = rt.box.seal(key.hex())
     serial = form.serial or _new_serial()
 
     def enrol(tx: Session) -> None:
         if token_repo.serial_taken(tx, serial):
-            raise ParameterError(f"ERR905: Invalid parameter: serial: {serial!r} already exists")
+            raise Conflict(f"ERR905: Invalid parameter: serial: {serial!r} already exists")
         token_repo.add(
             tx,
             Token(
@@ -57,7 +67,7 @@ async def init(rt: Runtime, form: TokenInitIn, caller: Caller) -> str:
         )
 
     await audited_write(rt, caller, "token_init", serial, enrol)
-    return serial
+    return serial, google_url(serial=serial, key=key, otplen=form.otplen)
 
 
 def to_out(token: Token) -> TokenOut:
@@ -81,6 +91,7 @@ def to_out(token: Token) -> TokenOut:
 
 async def page(
     rt: Runtime,
+    caller: Caller,
     *,
     serial: str | None,
     user: str | None,
@@ -88,9 +99,17 @@ async def page(
     page: int,
     pagesize: int,
 ) -> TokenPage:
+    # Tokens outside the realms (and users) the admin's policies cover are not listed.
+    limits = await policies.scope(rt, caller, "tokenlist")
     total, rows = await rt.db.read(
         lambda tx: token_repo.page(
-            tx, serial=serial, user=user, realm=realm, offset=(page - 1) * pagesize, limit=pagesize
+            tx,
+            serial=serial,
+            user=user,
+            realm=realm,
+            offset=(page - 1) * pagesize,
+            limit=pagesize,
+            scope=limits.rules,
         )
     )
     following, previous = neighbours(total, page, pagesize)
@@ -103,13 +122,15 @@ async def page(
     )
 
 
-def _serials(tx: Session, selection: TokenSelectIn) -> Sequence[str]:
+def _serials(tx: Session, selection: TokenSelectIn, limits: policies.Scope) -> Sequence[str]:
     if selection.serial:
         token = token_repo.by_serial(tx, selection.serial)
         if token is None:
             raise NotFound(f"The token with serial {selection.serial!r} does not exist")
+        limits.check(token.realm, token.username)
         return [token.serial]
     assert selection.user is not None
+    limits.check(selection.realm, selection.user)
     found = [t.serial for t in token_repo.of_user(tx, selection.user, selection.realm)]
     if not found:
         raise NotFound(f"The user {selection.user!r} has no tokens")
@@ -117,7 +138,12 @@ def _serials(tx: Session, selection: TokenSelectIn) -> Sequence[str]:
 
 
 async def delete(rt: Runtime, serial: str, caller: Caller) -> int:
+    limits = await policies.scope(rt, caller, "delete")
+
     def remove(tx: Session) -> int:
+        owner = token_repo.owner_of(tx, serial)
+        if owner is not None:
+            limits.check(owner[1], owner[0])
         removed = token_repo.delete_serial(tx, serial)
         if not removed:
             raise NotFound(f"The token with serial {serial!r} does not exist")
@@ -130,9 +156,10 @@ async def update(
     rt: Runtime, selection: TokenSelectIn, caller: Caller, action: str, **values: object
 ) -> int:
     """Set fields (active, failcount) on the selected tokens; returns how many."""
+    limits = await policies.scope(rt, caller, action.removeprefix("token_"))
 
     def apply(tx: Session) -> int:
-        return token_repo.set_fields(tx, _serials(tx, selection), **values)
+        return token_repo.set_fields(tx, _serials(tx, selection, limits), **values)
 
     target = selection.serial or f"{selection.user}@{selection.realm}"
     return await audited_write(rt, caller, action, target, apply)

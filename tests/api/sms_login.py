@@ -44,3 +44,31 @@ async def check(api: Any, **body: Any) -> dict[str, Any]:
     assert reply.status_code == 200, reply.text
     answer: dict[str, Any] = reply.json()
     return answer
+
+
+def count_hashes(monkeypatch: Any) -> list[str]:
+    """Record every PIN or password hash verified by a login (the hashes, not the guesses):
+    how many guesses were really checked, and whether a dummy stood in for a real one."""
+    from app.services import admins, logins
+
+    verified: list[str] = []
+    for module in (logins, admins):
+        real = module.verify_password
+
+        async def counting(hashed: str, password: str, _real: Any = real, **lane: Any) -> bool:
+            verified.append(hashed)
+            return bool(await _real(hashed, password, **lane))
+
+        monkeypatch.setattr(module, "verify_password", counting)
+    return verified
+
+
+def real_hashes(verified: list[str]) -> list[str]:
+    from app.security.passwords import DUMMY_HASH
+
+    return [h for h in verified if h != DUMMY_HASH]
+
+
+async def token_row(api: Any, serial: str) -> dict[str, Any]:
+    [token] = (await api.value("/token/", params={"serial": serial}))["tokens"]
+    return dict(token)

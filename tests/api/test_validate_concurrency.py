@@ -43,6 +43,18 @@ async def test_fifty_concurrent_right_answers_accept_exactly_once(admin_api, htt
 
 async def test_challenges_for_many_users_run_side_by_side(admin_api, http_sink):
     await gateway_to_sink(admin_api, http_sink)
+    await admin_api.post(
+        "/smsgateway",
+        {
+            "name": "sms-gw",
+            "module": "providers.http.HttpProvider",
+            "option.URL": http_sink.url + "/send",
+            "option.HTTP_METHOD": "POST",
+            "option.to": "{phone}",
+            "option.text": "{otp}",
+            "option.TIMEOUT": "60",
+        },
+    )
     users = [f"user{n}" for n in range(20)]
     for user in users:
         await enrol(admin_api, user=user)

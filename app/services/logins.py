@@ -11,9 +11,8 @@ from __future__ import annotations
 import asyncio
 import secrets
 import threading
-import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy.orm import Session
@@ -25,7 +24,7 @@ from app.errors import NotFound
 from app.runtime import Runtime
 from app.schemas.validate import ChallengeInfo, CheckDetail, CheckIn, TriggerIn
 from app.security import hotp
-from app.security.passwords import verify_password
+from app.security.passwords import DUMMY_HASH, admission, verify_password
 from app.services import audit, dispatch, system_config
 
 CHALLENGE_MESSAGE = "Enter the OTP from the SMS:"
@@ -34,10 +33,13 @@ NO_TOKENS = "The user has no tokens assigned"
 NO_SUCH_TOKEN = "The token does not exist"
 WRONG_PIN = "wrong otp pin"
 WRONG_OTP = "wrong otp value"
+PREVIOUS_OTP = ". previous otp used again"  # privacyIDEA appends it; clients match on it
+_PREVIOUS_WINDOW = 10  # how many earlier counters privacyIDEA looks back
 NO_MATCH = "Response did not match the challenge."
 LOCKED = "Failcounter exceeded"
 DISABLED = "The token is disabled"
 ACCEPTED = "matching 1 tokens"
+DEFAULT_OTPLEN = 6
 
 Authentication = Literal["ACCEPT", "REJECT", "CHALLENGE"]
 
@@ -47,6 +49,7 @@ class Outcome:
     authentication: Authentication
     detail: CheckDetail
     challenges: int = 0
+    reason: str = ""  # for the audit trail when the answer deliberately says less
 
     @property
     def value(self) -> bool:
@@ -66,22 +69,35 @@ def _detail(message: str, **extra: object) -> CheckDetail:
     return CheckDetail(message=message, threadid=threading.get_ident(), **extra)
 
 
-def _reject(message: str, **extra: object) -> Outcome:
-    return Outcome("REJECT", _detail(message, **extra))
+def _reject(message: str, *, reason: str = "", **extra: object) -> Outcome:
+    return Outcome("REJECT", _detail(message, **extra), reason=reason)
 
 
-async def _load(rt: Runtime, serial: str | None, user: str | None, realm: str) -> list[LoginToken]:
-    return await rt.db.read(lambda tx: login_repo.tokens(tx, serial, user, realm))
+def _cleared_before(rt: Runtime, now: datetime) -> datetime:
+    """Failures before this no longer count (the fail counter's clear timeout)."""
+    seconds = rt.settings.failcounter_clear_seconds
+    return now - timedelta(seconds=seconds) if seconds else _NEVER
+
+
+_NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 async def _pin_matches(token: LoginToken, pin: str) -> bool:
     if not token.pin_hash:
+        await verify_password(DUMMY_HASH, pin)  # no PIN costs what a PIN costs
         return pin == ""
     return await verify_password(token.pin_hash, pin)
 
 
+async def _spend_a_wrong_pin(password: str, otplen: int = DEFAULT_OTPLEN) -> None:
+    """Hash as often as a wrong PIN against one token does, so the answer's timing does not
+    tell an unknown user, a locked or disabled token and a wrong PIN apart."""
+    for _ in range(2 if len(password) >= otplen else 1):
+        await verify_password(DUMMY_HASH, password)
+
+
 def _key(rt: Runtime, token: LoginToken) -> bytes:
-    return bytes.fromhex(rt.box.open(token.otpkey))
+    return bytes.fromhex(rt.box.open(token.otpkey, f"the seed of token {token.serial}"))
 
 
 def _otp_right(rt: Runtime, token: LoginToken, challenge: OpenChallenge, otp: str) -> bool:
@@ -98,7 +114,7 @@ async def _audit(rt: Runtime, subject: _Subject, outcome: Outcome, action: str) 
         success=outcome.authentication != "REJECT",
         actor=subject.user,
         target=outcome.authentication,
-        info=outcome.detail.message,
+        info=outcome.reason or outcome.detail.message,
         client_ip=subject.ip,
         serial=",".join(subject.serials),
         user=subject.user,
@@ -120,13 +136,15 @@ async def check(rt: Runtime, form: CheckIn, ip: str) -> Outcome:
 
 async def trigger(rt: Runtime, form: TriggerIn, ip: str) -> Outcome:
     """Send the SMS without the PIN: the caller checked the first factor itself."""
-    tokens = await _load(rt, form.serial, form.user, form.realm)
+    tokens = await rt.db.read(lambda tx: login_repo.tokens(tx, form.serial, form.user, form.realm))
     subject = _Subject(form.user or "", form.realm, ip, [t.serial for t in tokens])
-    usable = [t for t in tokens if t.active and not t.locked]
+    cleared_before = _cleared_before(rt, utcnow())
+    usable = [t for t in tokens if t.active and not t.locked(cleared_before)]
     if not tokens:
         outcome = _reject(NO_SUCH_TOKEN if form.serial else NO_TOKENS)
     elif not usable:
-        outcome = _reject(LOCKED if any(t.locked for t in tokens) else DISABLED)
+        locked = any(t.locked(cleared_before) for t in tokens)
+        outcome = _reject(LOCKED if locked else DISABLED)
     else:
         outcome = await _start_challenges(rt, subject, usable, "trigger")
     await _audit(rt, subject, outcome, "validate_triggerchallenge")
@@ -134,30 +152,30 @@ async def trigger(rt: Runtime, form: TriggerIn, ip: str) -> Outcome:
 
 
 async def _answer_challenge(rt: Runtime, subject: _Subject, form: CheckIn) -> Outcome:
-    """transaction_id + OTP, decided in one write transaction: the OTP counts once."""
+    """transaction_id + OTP, decided in one write transaction: the OTP counts once.
+
+    Only a guess at an open challenge counts as a failure: a made-up or stale
+    transaction_id has no OTP to guess, so it can neither succeed nor lock anybody out.
+    """
     assert form.transaction_id is not None
     transaction_id, otp, now = form.transaction_id, form.pass_, utcnow()
+    cleared_before = _cleared_before(rt, now)
 
     def settle(tx: Session) -> tuple[Outcome, list[str]]:
         pairs = login_repo.challenges_to_answer(
             tx, transaction_id, now, form.serial, form.user, form.realm
         )
-        live = [(challenge, token) for challenge, token in pairs if token.active]
-        if pairs and not live:
-            return _reject(DISABLED), [token.serial for _, token in pairs]
-        serials = [token.serial for _, token in live]
-        if any(token.locked for _, token in live):
-            return _reject(LOCKED), serials
-        for challenge, token in live:
-            if _otp_right(rt, token, challenge, otp):
+        serials = sorted({token.serial for _, token in pairs})
+        reserved = login_repo.reserve_serials(tx, serials, now, cleared_before)
+        if not reserved:
+            reason = NO_MATCH if not pairs else "locked or disabled"
+            return _reject(NO_MATCH, reason=reason), serials
+        for challenge, token in pairs:
+            if token.serial in reserved and _otp_right(rt, token, challenge, otp):
                 if login_repo.answer(tx, challenge.id, token.serial, challenge.counter):
+                    login_repo.give_back(tx, sorted(reserved - {token.serial}))
                     return _accepted(token), serials
                 break  # another request answered it first: this one is a failure
-        if not live:
-            serials = [t.serial for t in login_repo.tokens(tx, form.serial, form.user, form.realm)]
-            if not serials:
-                return _reject(NO_SUCH_TOKEN if form.serial else NO_TOKENS), serials
-        login_repo.count_failure(tx, serials)
         return _reject(NO_MATCH), serials
 
     outcome, subject.serials = await rt.db.write(settle)
@@ -170,87 +188,138 @@ def _accepted(token: LoginToken) -> Outcome:
     )
 
 
-async def _accept(rt: Runtime, token: LoginToken, challenge: OpenChallenge) -> Outcome:
+async def _accept(
+    rt: Runtime, token: LoginToken, challenge: OpenChallenge, others: list[str]
+) -> Outcome:
     def settle(tx: Session) -> bool:
-        if login_repo.answer(tx, challenge.id, token.serial, challenge.counter):
-            return True
-        login_repo.count_failure(tx, [token.serial])  # answered by another request first
-        return False
+        login_repo.give_back(tx, others)
+        # Answered by another request first: this one stays a counted failure.
+        return login_repo.answer(tx, challenge.id, token.serial, challenge.counter)
 
     return _accepted(token) if await rt.db.write(settle) else _reject(NO_MATCH)
 
 
-async def _count_failures(rt: Runtime, serials: list[str]) -> None:
-    await rt.db.write(lambda tx: login_repo.count_failure(tx, serials))
+async def _give_back(rt: Runtime, serials: list[str]) -> None:
+    if serials:
+        await rt.db.write(lambda tx: login_repo.give_back(tx, serials))
+
+
+@dataclass
+class _Guess:
+    """What the PIN hashes said: the tokens checked and how each fared."""
+
+    tokens: list[LoginToken]
+    pin_only: list[LoginToken] = field(default_factory=list)
+    otp_wrong: list[tuple[LoginToken, str]] = field(default_factory=list)  # with the OTP tried
+    accept: tuple[LoginToken, OpenChallenge] | None = None
 
 
 async def _pin_or_pin_otp(rt: Runtime, subject: _Subject, form: CheckIn) -> Outcome:
+    """PIN (starts a challenge) or PIN+OTP; every guess is reserved before it is checked."""
+    with admission("pin"):  # bounds the requests waiting for a PIN hash, not the SMS sends
+        guess = await _check_pin(rt, subject, form)
+    if not guess.tokens:
+        reason = "locked or disabled" if subject.serials else NO_TOKENS
+        return _reject(WRONG_PIN, reason=reason)
+    serials = [t.serial for t in guess.tokens]
+    if guess.accept:
+        token, challenge = guess.accept
+        return await _accept(rt, token, challenge, [s for s in serials if s != token.serial])
+    if guess.pin_only or guess.otp_wrong:
+        # A right PIN is no failure of the tokens it did not match: only a wrong OTP counts.
+        # A challenge gives its own token's reservation back in the transaction opening it.
+        keep = {*(t.serial for t, _ in guess.otp_wrong), *(t.serial for t in guess.pin_only)}
+        await _give_back(rt, [s for s in serials if s not in keep])
+    if guess.pin_only:
+        return await _start_challenges(rt, subject, guess.pin_only, "challenge", give_back=True)
+    if len(guess.otp_wrong) == 1 and _previous_otp(rt, *guess.otp_wrong[0]):
+        return _reject(WRONG_OTP + PREVIOUS_OTP)
+    return _reject(WRONG_OTP if guess.otp_wrong else WRONG_PIN)
+
+
+async def _check_pin(rt: Runtime, subject: _Subject, form: CheckIn) -> _Guess:
     now = utcnow()
+    cleared_before = _cleared_before(rt, now)
+    password = form.pass_
 
-    def load(tx: Session) -> tuple[list[LoginToken], list[OpenChallenge]]:
-        tokens = login_repo.tokens(tx, form.serial, form.user, form.realm)
-        serials = [t.serial for t in tokens if t.active]
-        return tokens, login_repo.open_challenges(tx, serials, now) if serials else []
+    def reserve(tx: Session) -> tuple[list[LoginToken], list[OpenChallenge], list[str]]:
+        tokens = login_repo.reserve_attempts(
+            tx, form.serial, form.user, form.realm, now, cleared_before
+        )
+        if not tokens:
+            return [], [], login_repo.serials_of(tx, form.serial, form.user, form.realm)
+        serials = [t.serial for t in tokens]
+        return tokens, login_repo.open_challenges(tx, serials, now), serials
 
-    tokens, open_challenges = await rt.db.read(load)
-    subject.serials = [t.serial for t in tokens]
+    tokens, open_challenges, subject.serials = await rt.db.write(reserve)
+    guess = _Guess(tokens)
     if not tokens:
-        return _reject(NO_SUCH_TOKEN if form.serial else NO_TOKENS)
-    active = [t for t in tokens if t.active]
-    if not active:
-        return _reject(DISABLED)
+        # Unknown user, or every token locked or disabled: one answer, decided before any
+        # PIN is looked at, so a locked token tells nothing about the PIN.
+        await _spend_a_wrong_pin(password)
+        return guess
     open_by_serial: dict[str, list[OpenChallenge]] = {}
     for challenge in open_challenges:
         open_by_serial.setdefault(challenge.serial, []).append(challenge)
 
-    password = form.pass_
-    pin_only: list[LoginToken] = []
-    pin_right_otp_wrong = False
-    for token in active:
+    for token in tokens:
         # Try first what this request most likely is, so one PIN hash usually decides:
         # with an open challenge PIN+OTP, without one the PIN alone.
         attempts = ["pin+otp", "pin"] if open_by_serial.get(token.serial) else ["pin", "pin+otp"]
         for attempt in attempts:
             if attempt == "pin":
                 if await _pin_matches(token, password):
-                    pin_only.append(token)
+                    guess.pin_only.append(token)
                     break
                 continue
             pin, otp = password[: -token.otplen], password[-token.otplen :]
             if len(password) < token.otplen or not await _pin_matches(token, pin):
                 continue
-            if token.locked:
-                return _reject(LOCKED, serial=token.serial)
             for challenge in open_by_serial.get(token.serial, []):
                 if _otp_right(rt, token, challenge, otp):
-                    return await _accept(rt, token, challenge)
-            pin_right_otp_wrong = True
+                    guess.accept = (token, challenge)
+                    return guess
+            guess.otp_wrong.append((token, otp))
             break
+    return guess
 
-    if pin_only:
-        if all(t.locked for t in pin_only):
-            return _reject(LOCKED, serial=pin_only[0].serial)
-        return await _start_challenges(
-            rt, subject, [t for t in pin_only if not t.locked], "challenge"
-        )
-    await _count_failures(rt, [t.serial for t in active])
-    return _reject(WRONG_OTP if pin_right_otp_wrong else WRONG_PIN)
+
+def _previous_otp(rt: Runtime, token: LoginToken, otp: str) -> bool:
+    """Whether the OTP is one already sent (privacyIDEA's is_previous_otp)."""
+    if len(otp) != token.otplen or not otp.isdigit():
+        return False
+    key = _key(rt, token)
+    earliest = max(0, token.counter - _PREVIOUS_WINDOW)
+    return any(hotp.matches(key, c, token.otplen, otp) for c in range(earliest, token.counter))
 
 
 async def _start_challenges(
-    rt: Runtime, subject: _Subject, tokens: list[LoginToken], source: str
+    rt: Runtime,
+    subject: _Subject,
+    tokens: list[LoginToken],
+    source: str,
+    *,
+    give_back: bool = False,
 ) -> Outcome:
     config = await system_config.sms(rt)
     transaction_id = f"{secrets.randbelow(10**20):020d}"
     sent = await asyncio.gather(
-        *(_challenge_one(rt, subject, token, transaction_id, source, config) for token in tokens)
+        *(
+            _challenge_one(rt, subject, token, transaction_id, source, config, give_back)
+            for token in tokens
+        )
     )
     started = [token for token, ok in zip(tokens, sent, strict=True) if ok]
     if not started:
-        return _reject(SMS_FAILED)
+        return _reject(SMS_FAILED, transaction_ids=[])  # privacyIDEA's shape: no transaction_id
     valid_until = (utcnow() + timedelta(seconds=config.provider_timeout)).isoformat()
     challenges = [
-        ChallengeInfo(serial=t.serial, transaction_id=transaction_id, message=CHALLENGE_MESSAGE)
+        ChallengeInfo(
+            serial=t.serial,
+            transaction_id=transaction_id,
+            message=CHALLENGE_MESSAGE,
+            attributes={"valid_until": valid_until, "state": None},
+        )
         for t in started
     ]
     outcome = Outcome(
@@ -263,7 +332,7 @@ async def _start_challenges(
             transaction_ids=[transaction_id] * len(started),
             multi_challenge=challenges,
             messages=[CHALLENGE_MESSAGE] * len(started),
-            attributes={"valid_until": valid_until},
+            attributes={"valid_until": valid_until, "state": None},  # as privacyIDEA
             client_mode="interactive",
             preferred_client_mode="interactive",
         ),
@@ -279,17 +348,21 @@ async def _challenge_one(
     transaction_id: str,
     source: str,
     config: system_config.SmsConfig,
+    give_back: bool,
 ) -> bool:
-    """Reserve a counter, store the challenge, send the OTP; undo the challenge if it fails."""
+    """Reserve a counter, store the challenge, send the OTP; undo the challenge if it fails.
+
+    With give_back the right PIN's reserved failure is returned in the same transaction."""
     gateway = token.sms_identifier or config.identifier
     if not gateway:
+        if give_back:
+            await _give_back(rt, [token.serial])
         return False
     now = utcnow()
-    purge = _purge_due()
 
     def open_challenge(tx: Session) -> tuple[int, int]:
-        if purge:
-            login_repo.purge_expired(tx, now - _KEEP_EXPIRED)
+        if give_back:
+            login_repo.give_back(tx, [token.serial])
         counter = login_repo.reserve_counter(tx, token.serial)
         if not config.concurrent_challenges:
             login_repo.close_open_challenges(tx, token.serial)
@@ -329,18 +402,3 @@ async def _challenge_one(
     if not delivered:
         await rt.db.write(lambda tx: login_repo.drop_challenge(tx, challenge_id))
     return delivered
-
-
-_KEEP_EXPIRED = timedelta(hours=1)  # expired challenges linger this long, then go
-_PURGE_EVERY = 60.0  # seconds between purges by one process
-_next_purge = 0.0
-
-
-def _purge_due() -> bool:
-    """Whether this challenge should also delete long-expired ones: one in a minute does."""
-    global _next_purge
-    now = time.monotonic()
-    if now < _next_purge:
-        return False
-    _next_purge = now + _PURGE_EVERY
-    return True
