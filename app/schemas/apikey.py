@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -23,7 +24,11 @@ class ApiKeyIn(BaseModel):
         pattern=API_KEY_NAME,
         description="Letters, digits, '_', '.', '-'; the user name for HTTP Basic",
     )
-    actions: list[str] | str = Field(
+    # The schema asks for at least one action in either form, as the validator does: what
+    # the OpenAPI document says is valid, the service accepts.
+    actions: (
+        Annotated[list[str], Field(min_length=1)] | Annotated[str, Field(pattern=r"[^\s,]")]
+    ) = Field(
         description="What the key may do: a list or a comma-separated string of admin actions"
     )
 
