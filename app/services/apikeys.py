@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.db import admin_repo, apikey_repo
 from app.db.tables import ApiKey, utcnow
-from app.errors import BadToken, NotFound, ParameterError
+from app.errors import BadToken, Conflict, NotFound
 from app.runtime import Runtime
 from app.schemas.apikey import ApiKeyCreated, ApiKeyIn, ApiKeyOut
 from app.schemas.policy import as_list
@@ -57,10 +57,10 @@ async def create(rt: Runtime, form: ApiKeyIn, caller: Caller) -> ApiKeyCreated:
 
     def save(tx: Session) -> None:
         if apikey_repo.by_name(tx, form.name) is not None:
-            raise ParameterError(f"ERR905: Invalid parameter: name: {form.name!r} already exists")
+            raise Conflict(f"ERR905: Invalid parameter: name: {form.name!r} already exists")
         # Policies are matched by name: a key named like an admin would get that admin's.
         if admin_repo.by_name(tx, form.name) is not None:
-            raise ParameterError(
+            raise Conflict(
                 f"ERR905: Invalid parameter: name: {form.name!r} is the name of an admin"
             )
         apikey_repo.add(tx, row)

@@ -176,10 +176,10 @@ async def test_bad_input_is_a_400_naming_the_field_and_nothing_is_stored(
     assert await stored_keys(runtime) == []
 
 
-async def test_a_taken_name_is_a_400_and_the_first_key_stays(admin_api, anonymous_api):
+async def test_a_taken_name_is_a_409_and_the_first_key_stays(admin_api, anonymous_api):
     key = await new_key(admin_api, "pi", ["smsgateway_read"])
     error = await admin_api.post_error(
-        "/apikey", {"name": "pi", "actions": ["sms_send"]}, status=400
+        "/apikey", {"name": "pi", "actions": ["sms_send"]}, status=409
     )
     assert "name" in error["message"]
     reply = await anonymous_api.client.get("/smsgateway/", headers={"Authorization": key})
@@ -216,7 +216,7 @@ async def test_apikey_read_lists_without_write(admin_api, anonymous_api):
 
 async def test_a_key_cannot_take_an_admins_name_nor_an_admin_a_keys(admin_api, runtime):
     error = await admin_api.post_error(
-        "/apikey", {"name": ADMIN, "actions": ["sms_send"]}, status=400, code=905
+        "/apikey", {"name": ADMIN, "actions": ["sms_send"]}, status=409, code=905
     )
     assert "name" in error["message"] and "admin" in error["message"]
     await new_key(admin_api, "svc")
