@@ -9,14 +9,13 @@ from fastapi import APIRouter, Depends, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from app.api.deps import Rt, allow, client_ip
-from app.api.envelope import error_doc, ok
-from app.api.smsgateway import ERRORS
+from app.api.envelope import ERRORS, error_doc, ok
 from app.db.tables import utcnow
 from app.observability.scrape import DatabaseGauges, exposition
 from app.schemas.envelope import Envelope, NoDetail
 from app.schemas.health import GatewayHealthOut, Ready
+from app.security.caller import Caller
 from app.services import gateway_health
-from app.services.audit import Caller
 
 router = APIRouter(tags=["health"])
 _metrics_read = allow("metrics_read")

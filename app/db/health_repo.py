@@ -54,11 +54,7 @@ def recent_attempts_of(
     finished = func.coalesce(M.c.finished_at, M.c.created_at).label("finished")
     columns = (M.c.id, M.c.gateway, M.c.status, finished, M.c.latency_ms, M.c.error)
     parts = [
-        select(*columns)
-        .where(M.c.gateway == name)
-        .order_by(M.c.id.desc())
-        .limit(limit)
-        .subquery()
+        select(*columns).where(M.c.gateway == name).order_by(M.c.id.desc()).limit(limit).subquery()
         for name in gateways
     ]
     statement = union_all(*(select(part) for part in parts))

@@ -35,7 +35,7 @@ def message_finished(
     gateway: str,
     outcome: SendOutcome,
     seconds: float,
-    message_id: int | asyncio.Future[int],
+    message_id: int | asyncio.Future[int] | None,
     *,
     error: str = "",
     source: str = "",
@@ -54,7 +54,7 @@ def message_finished(
         line, args = ("sms %s: %s", (outcome, error)) if error else ("sms %s", (outcome,))
         log.log(level, line, *args, extra={**fields, "message_id": identifier})
 
-    if isinstance(message_id, int):
+    if message_id is None or isinstance(message_id, int):
         write(message_id)
         return
 

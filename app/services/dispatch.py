@@ -6,7 +6,6 @@ or the providers; today it sends once and records the outcome.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import re
@@ -16,7 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, quote_plus
 
-from app.db.tables import MessageLog, utcnow
+from app.db.message_repo import MESSAGES
+from app.db.tables import utcnow
 from app.observability import sends
 from app.runtime import Runtime
 from app.schemas.sms import MessageOut
@@ -26,7 +26,6 @@ from providers.base import SendError, internal_error
 from providers.registry import OptionsInvalid, UnknownProvider
 
 log = logging.getLogger("smsgw.dispatch")
-MESSAGES = MessageLog.__table__  # type: ignore[attr-defined]
 ERROR_EXCERPT = 300  # characters of a failure kept in the message log and the service log
 _DIGIT_RUN = re.compile(r"[0-9]{4,}")
 _UNPRINTABLE = re.compile(r"[^\x20-\x7e\u00a0-\u2027\u202a-\uffff]")
@@ -53,20 +52,15 @@ async def send(rt: Runtime, outgoing: Outgoing) -> MessageOut:
     return to_out(entry)
 
 
-async def deliver(rt: Runtime, outgoing: Outgoing) -> bool:
-    """Send one message for a login; whether it went out.
-
-    Its log row is queued, not awaited: the login awaits its audit row next, and the
-    journal commits rows in the order they came, so both are written before it answers.
-    """
+async def deliver(rt: Runtime, outgoing: Outgoing) -> dict[str, Any]:
+    """Send one message for a login; its message-log row, not yet written: the login writes
+    it together with its audit row (`audit.note_login`)."""
     entry = await _attempt(rt, outgoing)
-    written = rt.journal.queue(MESSAGES, entry)
-    written.add_done_callback(_log_write_failure)
-    _observe(entry, written)
-    return bool(entry["status"] == "sent")
+    _observe(entry, None)
+    return entry
 
 
-def _observe(entry: Mapping[str, Any], message_id: int | asyncio.Future[int]) -> None:
+def _observe(entry: Mapping[str, Any], message_id: int | None) -> None:
     failed = entry["status"] == "failed"
     sends.message_finished(
         entry["gateway"],
@@ -75,11 +69,6 @@ def _observe(entry: Mapping[str, Any], message_id: int | asyncio.Future[int]) ->
         message_id,
         source=entry["source"],
     )
-
-
-def _log_write_failure(done: asyncio.Future[int]) -> None:
-    if not done.cancelled() and done.exception() is not None:
-        log.error("a message-log row was not written: %s", done.exception())
 
 
 async def _attempt(rt: Runtime, outgoing: Outgoing) -> dict[str, Any]:

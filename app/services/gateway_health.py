@@ -97,4 +97,4 @@ async def database_ready(rt: Runtime) -> str:
         await rt.db.read(health_repo.ping)
     except (DBAPIError, PoolTimeout, OSError) as exc:
         raise NotReady(f"the database does not answer: {type(exc).__name__}") from exc
-    return rt.db.engine.dialect.name
+    return rt.db.dialect
