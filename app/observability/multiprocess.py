@@ -13,9 +13,13 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from prometheus_client import REGISTRY, CollectorRegistry
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
 
+# prometheus_client is imported inside the functions only: it picks memory or files when
+# first imported, and `prepare` runs in the process that gunicorn forks the workers from.
 ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
@@ -43,9 +47,10 @@ def worker_exited(pid: int) -> None:
 
 def registry() -> CollectorRegistry:
     """What a scrape reads: every worker's files, or this process's own metrics."""
+    from prometheus_client import REGISTRY, CollectorRegistry, multiprocess
+
     if not active():
         return REGISTRY
-    from prometheus_client import multiprocess
 
     merged = CollectorRegistry()
     multiprocess.MultiProcessCollector(merged)  # type: ignore[no-untyped-call]
