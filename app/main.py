@@ -15,6 +15,9 @@ from app.api.body import BodyMiddleware
 from app.api.docs import install_docs
 from app.api.envelope import install_handlers
 from app.db.engine import Database
+from app.delivery.node import Node
+from app.delivery.ownership import Ownership
+from app.delivery.sender import Sender
 from app.migrations import upgrade
 from app.openapi import install_openapi
 from app.runtime import Runtime
@@ -54,7 +57,15 @@ async def prepare(settings: Settings) -> Runtime:
     return runtime
 
 
+def start_sender(runtime: Runtime) -> None:
+    runtime.delivery.ownership = Ownership()
+    runtime.delivery.sender = Sender(runtime)
+    runtime.delivery.sender.start()
+
+
 async def close(runtime: Runtime) -> None:
+    if runtime.delivery.sender is not None:
+        await runtime.delivery.sender.stop()
     await runtime.journal.aclose()
     await runtime.pool.aclose()
     await runtime.db.dispose()
@@ -78,6 +89,11 @@ def build_runtime(settings: Settings) -> Runtime:
         gateway_cache=TtlCache(settings.cache_seconds),
         policy_cache=TtlCache(settings.cache_seconds),
         config_cache=TtlCache(settings.cache_seconds),
+        delivery=Node(
+            lease_seconds=settings.delivery_lease_seconds,
+            concurrency=settings.delivery_concurrency,
+            poll_seconds=settings.delivery_poll_seconds,
+        ),
     )
 
 
@@ -88,6 +104,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = await prepare(settings)
         app.state.runtime = runtime
+        if settings.delivery_sender:
+            start_sender(runtime)
         try:
             yield
         finally:

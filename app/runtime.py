@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from app.db.engine import Database
 from app.db.tables import Policy
+from app.delivery.node import Node
 from app.security.secret_box import SecretBox
 from app.security.tokens import TokenIssuer
 from app.services.batch_writer import BatchWriter
@@ -28,3 +29,4 @@ class Runtime:
     gateway_cache: TtlCache[str, GatewayConfig]
     policy_cache: TtlCache[str, list[Policy]]
     config_cache: TtlCache[str, dict[str, str]]
+    delivery: Node  # this process in the delivery cluster

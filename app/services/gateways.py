@@ -160,6 +160,16 @@ async def exists(rt: Runtime, name: str) -> bool:
         return await gateway_repo.by_name(tx, name) is not None
 
 
+async def check_route(rt: Runtime, field: str, identifier: str) -> None:
+    """A comma-separated list of gateway names, each of which exists; else a 400 naming it."""
+    names = [name.strip() for name in identifier.split(",")]
+    for name in names:
+        if not name or not await exists(rt, name):
+            raise ParameterError(
+                f"ERR905: Invalid parameter: {field}: there is no SMS gateway named {name[:100]!r}"
+            )
+
+
 async def delete(rt: Runtime, name: str, caller: Caller) -> int:
     async with audited(rt.db, caller, "smsgateway_delete", name) as tx:
         gateway = await gateway_repo.by_name(tx, name)

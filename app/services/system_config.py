@@ -46,11 +46,8 @@ async def set_values(rt: Runtime, form: SetConfigIn, caller: Caller) -> dict[str
         raise ParameterError(
             f"ERR905: Missing parameter: give at least one of {', '.join(KNOWN_KEYS)}"
         )
-    if "sms.identifier" in given and not await gateways.exists(rt, given["sms.identifier"]):
-        raise ParameterError(
-            f"ERR905: Invalid parameter: sms.identifier: there is no SMS gateway named "
-            f"{given['sms.identifier'][:100]!r}"
-        )
+    if "sms.identifier" in given:
+        await gateways.check_route(rt, "sms.identifier", given["sms.identifier"])
     text = {key: str(value) for key, value in given.items()}
     result = await audited_write(
         rt,

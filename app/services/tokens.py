@@ -27,11 +27,8 @@ def _new_serial() -> str:
 async def init(rt: Runtime, form: TokenInitIn, caller: Caller) -> str:
     """Enrol an SMS token for a user; returns its serial."""
     phone = normalise(form.phone)
-    if form.sms_identifier and not await gateways.exists(rt, form.sms_identifier):
-        raise ParameterError(
-            f"ERR905: Invalid parameter: sms.identifier: there is no SMS gateway named "
-            f"{form.sms_identifier[:100]!r}"
-        )
+    if form.sms_identifier:
+        await gateways.check_route(rt, "sms.identifier", form.sms_identifier)
     pin_hash = await hash_password(form.pin) if form.pin else ""
     sealed_key = rt.box.seal(hotp.new_key().hex())
     serial = form.serial or _new_serial()

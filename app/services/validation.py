@@ -21,12 +21,15 @@ from sqlalchemy import Connection
 from app.db import login_repo
 from app.db.login_repo import LoginToken, OpenChallenge
 from app.db.tables import utcnow
-from app.errors import NotFound
+from app.delivery import config as delivery_config
+from app.delivery import intake
+from app.delivery.content import challenge_text
+from app.delivery.intake import parse_route
 from app.runtime import Runtime
 from app.schemas.validate import ChallengeInfo, CheckDetail, CheckIn, TriggerIn
 from app.security import hotp
 from app.security.passwords import verify_password
-from app.services import dispatch, system_config
+from app.services import system_config
 from app.services.audit import note
 
 CHALLENGE_MESSAGE = "Enter the OTP from the SMS:"
@@ -276,14 +279,17 @@ async def _challenge_one(
     source: str,
     config: system_config.SmsConfig,
 ) -> bool:
-    """Reserve a counter, store the challenge, send the OTP; undo the challenge if it fails."""
-    gateway = token.sms_identifier or config.identifier
-    if not gateway:
+    """Reserve a counter, store the challenge and its outbox message in one transaction,
+    then send inline (sync) or leave it to the sender (sms.async); whether it goes out."""
+    route = parse_route(token.sms_identifier or config.identifier)
+    if not route:
         return False
+    delivery = delivery_config.parse(await system_config.values(rt))
     now = utcnow()
+    expires_at = now + timedelta(seconds=config.provider_timeout)
     purge = _purge_due()
 
-    def open_challenge(tx: Connection) -> tuple[int, int]:
+    def open_challenge(tx: Connection) -> tuple[intake.Admitted, int]:
         if purge:
             login_repo.purge_expired(tx, now - _KEEP_EXPIRED)
         counter = login_repo.reserve_counter(tx, token.serial)
@@ -295,34 +301,36 @@ async def _challenge_one(
             serial=token.serial,
             counter=counter,
             created_at=now,
-            expires_at=now + timedelta(seconds=config.provider_timeout),
+            expires_at=expires_at,
         )
-        return challenge_id, counter
+        admitted = intake.admit(
+            tx,
+            rt.box,
+            rt.delivery,
+            route=route,
+            phone=token.phone,
+            deadline=expires_at - timedelta(seconds=delivery.deadline_margin),
+            inline=not delivery.async_challenges,
+            now=now,
+            source=source,
+            challenge_id=challenge_id,
+            serial=token.serial,
+            transaction_id=transaction_id,
+        )
+        return admitted, counter
 
-    challenge_id, counter = await rt.db.write_sql(open_challenge)
-    otp = hotp.hotp(_key(rt, token), counter, token.otplen)
-    text = (
-        config.text.replace("<otp>", otp)
-        .replace("{otp}", otp)
-        .replace("{serial}", token.serial)
-        .replace("{user}", token.username)
-        .replace("{realm}", token.realm)
-    )
-    outgoing = dispatch.Outgoing(
-        gateway=gateway,
-        phone=token.phone,
-        message=text,
-        source=source,
+    admitted, counter = await rt.db.write_sql(open_challenge)
+    text = challenge_text(
+        config.text,
+        key=_key(rt, token),
+        counter=counter,
+        otplen=token.otplen,
         serial=token.serial,
-        transaction_id=transaction_id,
+        user=token.username,
+        realm=token.realm,
     )
-    try:
-        delivered = await dispatch.deliver(rt, outgoing)
-    except NotFound:
-        delivered = False  # the token's gateway was deleted
-    if not delivered:
-        await rt.db.write_sql(lambda tx: login_repo.drop_challenge(tx, challenge_id))
-    return delivered
+    result = await intake.settle(rt, admitted, delivery, text)
+    return result.status in ("sent", "queued")
 
 
 _KEEP_EXPIRED = timedelta(hours=1)  # expired challenges linger this long, then go

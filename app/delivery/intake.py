@@ -1,0 +1,218 @@
+"""Admitting messages into the outbox, in the transaction of their cause, and what a
+caller then waits for: nothing (async), or the first accepted attempt (sync)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
+
+from app.db.tables import utcnow
+from app.delivery import engine, outbox_repo
+from app.delivery.config import DeliveryConfig
+from app.delivery.node import Node
+from app.delivery.outbox_repo import Job
+from app.errors import SmsgwError
+from app.security.secret_box import SecretBox
+from app.services.phone import mask
+
+if TYPE_CHECKING:
+    from app.runtime import Runtime
+
+IDEMPOTENCY_HOURS = 24
+
+
+class IdempotencyMismatch(SmsgwError):
+    status, code = 422, 905
+
+
+@dataclass(frozen=True)
+class Admitted:
+    job: Job
+    attempt_id: int | None  # begun already: the caller sends inline
+
+
+def parse_route(identifier: str) -> list[str]:
+    """`sms.identifier` may name several gateways, comma-separated, in order."""
+    return [name.strip() for name in identifier.split(",") if name.strip()]
+
+
+def admit(
+    tx: Connection,
+    box: SecretBox,
+    node: Node,
+    *,
+    route: list[str],
+    phone: str,
+    deadline: datetime,
+    inline: bool,
+    now: datetime,
+    source: str,
+    body: str = "",
+    challenge_id: int | None = None,
+    serial: str = "",
+    transaction_id: str = "",
+    caller: str = "",
+    idempotency_key: str | None = None,
+    request_hash: str = "",
+) -> Admitted:
+    """Write the message (and, to send inline, its first attempt) in the caller's transaction.
+
+    Inline, this process holds the lease from the start, so a crash before the answer
+    still leaves a message that another process picks up once the lease expires.
+    """
+    inline = inline and deadline > now
+    until = now + timedelta(seconds=node.lease_seconds)
+    sealed_phone, sealed_body = box.seal(phone), box.seal(body) if body else ""
+    row = {
+        "created_at": now,
+        "finished_at": None,
+        "gateway": route[0],
+        "phone": mask(phone),
+        "status": "sending" if inline else "queued",
+        "attempts": 1 if inline else 0,
+        "parts": 0,
+        "latency_ms": 0.0,
+        "provider_ids": "",
+        "error": "",
+        "source": source,
+        "serial": serial,
+        "transaction_id": transaction_id,
+        "route": ",".join(route),
+        "hop": 0,
+        "hop_tries": 1 if inline else 0,
+        "deadline": deadline,
+        "not_before": now,
+        "lease_owner": node.name if inline else "",
+        "lease_until": until if inline else None,
+        "destination": sealed_phone,
+        "body": sealed_body,
+        "challenge_id": challenge_id,
+        "caller": caller,
+        "idempotency_key": idempotency_key,
+        "request_hash": request_hash,
+    }
+    message_id = outbox_repo.admit(tx, row)
+    attempt_id = None
+    if inline:
+        attempt_id = outbox_repo.insert_attempt(
+            tx, message_id=message_id, gateway=route[0], node=node.name, now=now
+        )
+    else:
+        outbox_repo.notify(tx)
+    job = Job(
+        id=message_id,
+        route=tuple(route),
+        hop=0,
+        hop_tries=0,
+        deadline=deadline,
+        destination=sealed_phone,
+        body=sealed_body,
+        challenge_id=challenge_id,
+        source=source,
+        serial=serial,
+        transaction_id=transaction_id,
+    )
+    return Admitted(job, attempt_id)
+
+
+async def settle(
+    rt: Runtime, admitted: Admitted, config: DeliveryConfig, text: str | None = None
+) -> engine.Result:
+    """Send inline what was admitted inline (within sms.inline_budget); else wake the sender."""
+    if admitted.attempt_id is None:
+        if admitted.job.deadline <= utcnow():
+            await _claim_and_expire(rt, admitted.job, config)
+            return engine.Result("expired", "deadline passed before a send")
+        rt.delivery.nudge()
+        return engine.Result("queued")
+    return await engine.drive(
+        rt,
+        admitted.job,
+        config,
+        attempt_id=admitted.attempt_id,
+        text=text,
+        budget_end=time.monotonic() + config.inline_budget,
+    )
+
+
+async def _claim_and_expire(rt: Runtime, job: Job, config: DeliveryConfig) -> None:
+    """A message whose deadline passed before it was admitted: expired, never sent."""
+    node = rt.delivery
+    now = utcnow()
+
+    def take(tx: Connection) -> bool:
+        taken = (
+            outbox_repo.MESSAGE.update()
+            .where(outbox_repo.M.id == job.id, outbox_repo.M.status == "queued")
+            .values(status="sending", lease_owner=node.name, lease_until=now)
+        )
+        return bool(tx.execute(taken).rowcount)
+
+    if await rt.db.write_sql(take):
+        await engine.drive(rt, job, config)
+
+
+def request_hash(**body: object) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+async def admit_api(
+    rt: Runtime,
+    *,
+    route: list[str],
+    phone: str,
+    message: str,
+    inline: bool,
+    config: DeliveryConfig,
+    caller: str,
+    idempotency_key: str | None,
+    body_hash: str,
+) -> tuple[Admitted | None, int]:
+    """Admit a /sms/send message; (None, id of the first) for a repeated Idempotency-Key."""
+    now = utcnow()
+    deadline = now + timedelta(seconds=config.send_validity)
+
+    def write(tx: Connection) -> tuple[Admitted | None, int]:
+        if idempotency_key is not None:
+            earlier = outbox_repo.by_idempotency_key(tx, caller, idempotency_key)
+            if earlier is not None:
+                message_id, stored_hash, created = earlier
+                if created > now - timedelta(hours=IDEMPOTENCY_HOURS):
+                    if stored_hash != body_hash:
+                        raise IdempotencyMismatch(
+                            "ERR905: Invalid parameter: Idempotency-Key: already used "
+                            f"with a different request (message {message_id})"
+                        )
+                    return None, message_id
+                outbox_repo.forget_idempotency_key(tx, message_id)
+        admitted = admit(
+            tx,
+            rt.box,
+            rt.delivery,
+            route=route,
+            phone=phone,
+            deadline=deadline,
+            inline=inline,
+            now=now,
+            source="api",
+            body=message,
+            caller=caller,
+            idempotency_key=idempotency_key,
+            request_hash=body_hash,
+        )
+        return admitted, admitted.job.id
+
+    try:
+        return await rt.db.write_sql(write)
+    except IntegrityError:
+        if idempotency_key is None:
+            raise
+        # The same key in a concurrent request committed first: answer as a repeat.
+        return await rt.db.write_sql(write)
