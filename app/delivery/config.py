@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Literal
 
 UnknownPolicy = Literal["failover", "fail"]
@@ -19,6 +20,12 @@ class DeliveryConfig:
     backoff: float = 0.5  # seconds before the first same-gateway retry, doubled each time
     send_validity: float = 3600.0  # a /sms/send message's deadline, from its acceptance
     unknown_outcome: UnknownPolicy = "failover"  # when a send may or may not have gone out
+
+
+def margin(config: DeliveryConfig, validity: float) -> timedelta:
+    """How long before a challenge expires its SMS is no longer attempted: the configured
+    margin, but at most half the validity, so a short-lived challenge still gets its SMS."""
+    return timedelta(seconds=min(config.deadline_margin, validity / 2))
 
 
 def parse(values: Mapping[str, str]) -> DeliveryConfig:

@@ -309,7 +309,7 @@ async def _challenge_one(
             rt.delivery,
             route=route,
             phone=token.phone,
-            deadline=expires_at - timedelta(seconds=delivery.deadline_margin),
+            deadline=expires_at - delivery_config.margin(delivery, config.provider_timeout),
             inline=not delivery.async_challenges,
             now=now,
             source=source,
