@@ -32,10 +32,14 @@ class IdempotencyMismatch(SmsgwError):
     status, code = 422, 905
 
 
+EXPIRED = "deadline passed before a send"
+
+
 @dataclass(frozen=True)
 class Admitted:
     job: Job
     attempt_id: int | None  # begun already: the caller sends inline
+    expired: bool = False  # admitted past its deadline: final at once, never sent
 
 
 def parse_route(identifier: str) -> list[str]:
@@ -67,20 +71,23 @@ def admit(
     Inline, this process holds the lease from the start, so a crash before the answer
     still leaves a message that another process picks up once the lease expires.
     """
-    inline = inline and deadline > now
+    expired = deadline <= now
+    inline = inline and not expired
     until = now + timedelta(seconds=node.lease_seconds)
     sealed_phone, sealed_body = box.seal(phone), box.seal(body) if body else ""
+    if expired:
+        sealed_phone = sealed_body = ""
     row = {
         "created_at": now,
-        "finished_at": None,
         "gateway": route[0],
         "phone": mask(phone),
-        "status": "sending" if inline else "queued",
+        "status": "expired" if expired else "sending" if inline else "queued",
         "attempts": 1 if inline else 0,
         "parts": 0,
         "latency_ms": 0.0,
         "provider_ids": "",
-        "error": "",
+        "error": EXPIRED if expired else "",
+        "finished_at": now if expired else None,
         "source": source,
         "serial": serial,
         "transaction_id": transaction_id,
@@ -104,6 +111,9 @@ def admit(
         attempt_id = outbox_repo.insert_attempt(
             tx, message_id=message_id, gateway=route[0], node=node.name, now=now
         )
+    elif expired:
+        if challenge_id is not None:
+            outbox_repo.close_challenge(tx, challenge_id)
     else:
         outbox_repo.notify(tx)
     job = Job(
@@ -119,17 +129,16 @@ def admit(
         serial=serial,
         transaction_id=transaction_id,
     )
-    return Admitted(job, attempt_id)
+    return Admitted(job, attempt_id, expired)
 
 
 async def settle(
     rt: Runtime, admitted: Admitted, config: DeliveryConfig, text: str | None = None
 ) -> engine.Result:
     """Send inline what was admitted inline (within sms.inline_budget); else wake the sender."""
+    if admitted.expired:
+        return engine.Result("expired", EXPIRED)
     if admitted.attempt_id is None:
-        if admitted.job.deadline <= utcnow():
-            await _claim_and_expire(rt, admitted.job, config)
-            return engine.Result("expired", "deadline passed before a send")
         rt.delivery.nudge()
         return engine.Result("queued")
     return await engine.drive(
@@ -140,23 +149,6 @@ async def settle(
         text=text,
         budget_end=time.monotonic() + config.inline_budget,
     )
-
-
-async def _claim_and_expire(rt: Runtime, job: Job, config: DeliveryConfig) -> None:
-    """A message whose deadline passed before it was admitted: expired, never sent."""
-    node = rt.delivery
-    now = utcnow()
-
-    def take(tx: Connection) -> bool:
-        taken = (
-            outbox_repo.MESSAGE.update()
-            .where(outbox_repo.M.id == job.id, outbox_repo.M.status == "queued")
-            .values(status="sending", lease_owner=node.name, lease_until=now)
-        )
-        return bool(tx.execute(taken).rowcount)
-
-    if await rt.db.write_sql(take):
-        await engine.drive(rt, job, config)
 
 
 def request_hash(**body: object) -> str:

@@ -235,6 +235,10 @@ def finish(
     return bool(moved)
 
 
+def close_challenge(tx: Connection, challenge_id: int) -> None:
+    tx.execute(_CLOSE_CHALLENGE, {"p_id": challenge_id})
+
+
 def requeue(
     tx: Connection,
     message_id: int,
