@@ -16,7 +16,7 @@ from app.api.docs import install_docs
 from app.api.envelope import install_handlers
 from app.db.engine import Database
 from app.delivery.node import Node
-from app.delivery.ownership import Ownership
+from app.delivery.ownership import Ownership, device_locks
 from app.delivery.sender import Sender
 from app.migrations import upgrade
 from app.openapi import install_openapi
@@ -58,7 +58,8 @@ async def prepare(settings: Settings) -> Runtime:
 
 
 def start_sender(runtime: Runtime) -> None:
-    runtime.delivery.ownership = Ownership()
+    runtime.delivery.ownership = Ownership(runtime, device_locks(runtime.db))
+    runtime.delivery.ownership.start()
     runtime.delivery.sender = Sender(runtime)
     runtime.delivery.sender.start()
 
@@ -66,6 +67,8 @@ def start_sender(runtime: Runtime) -> None:
 async def close(runtime: Runtime) -> None:
     if runtime.delivery.sender is not None:
         await runtime.delivery.sender.stop()
+    if runtime.delivery.ownership is not None:
+        await runtime.delivery.ownership.stop()
     await runtime.journal.aclose()
     await runtime.pool.aclose()
     await runtime.db.dispose()

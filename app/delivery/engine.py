@@ -46,7 +46,7 @@ async def _send(rt: Runtime, gateway: str, phone: str, text: str) -> SendResult:
     except NotFound as exc:
         raise RejectedByGateway("gateway_missing", exc.message) from None
     if rt.delivery.ownership is not None:
-        refusal = rt.delivery.ownership.refusal(config)
+        refusal = await rt.delivery.ownership.refusal(config)
         if refusal is not None:
             raise refusal
     try:

@@ -3,6 +3,7 @@ caller then waits for: nothing (async), or the first accepted attempt (sync)."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import time
@@ -33,6 +34,7 @@ class IdempotencyMismatch(SmsgwError):
 
 
 EXPIRED = "deadline passed before a send"
+NOT_IN_BUDGET = "not sent within sms.inline_budget"
 
 
 @dataclass(frozen=True)
@@ -132,15 +134,30 @@ def admit(
     return Admitted(job, attempt_id, expired)
 
 
+def can_send_inline(rt: Runtime, route: list[str]) -> bool:
+    """Whether this process may make the first attempt itself: not when another process
+    owns the first gateway's modem (the message then goes to that process's queue)."""
+    ownership = rt.delivery.ownership
+    return ownership is None or ownership.verdict(route[0]) != "elsewhere"
+
+
 async def settle(
-    rt: Runtime, admitted: Admitted, config: DeliveryConfig, text: str | None = None
+    rt: Runtime,
+    admitted: Admitted,
+    config: DeliveryConfig,
+    text: str | None = None,
+    *,
+    wait: bool = False,
 ) -> engine.Result:
-    """Send inline what was admitted inline (within sms.inline_budget); else wake the sender."""
+    """Send inline what was admitted inline (within sms.inline_budget); else wake the
+    sender, and with `wait` follow the message until it is final or the budget is spent."""
     if admitted.expired:
         return engine.Result("expired", EXPIRED)
     if admitted.attempt_id is None:
         rt.delivery.nudge()
-        return engine.Result("queued")
+        if not wait:
+            return engine.Result("queued")
+        return await _follow(rt, admitted.job, time.monotonic() + config.inline_budget)
     return await engine.drive(
         rt,
         admitted.job,
@@ -149,6 +166,31 @@ async def settle(
         text=text,
         budget_end=time.monotonic() + config.inline_budget,
     )
+
+
+_FOLLOW_STEP = 0.02  # seconds between looks at a message another process sends
+
+
+async def _follow(rt: Runtime, job: Job, budget_end: float) -> engine.Result:
+    """Wait for another process to finish the message; past the budget, withdraw it if it
+    is still queued (the caller is told it failed, so it must not go out later)."""
+    give_up = budget_end + rt.delivery.lease_seconds
+    while True:
+        status, error = await rt.db.read_sql(lambda tx: outbox_repo.state(tx, job.id))
+        if status in outbox_repo.FINAL:
+            return engine.Result(status, error)  # type: ignore[arg-type]
+        now = time.monotonic()
+        if now >= budget_end and status == "queued":
+            withdrawn = await rt.db.write_sql(
+                lambda tx: outbox_repo.withdraw(
+                    tx, job.id, now=utcnow(), error=NOT_IN_BUDGET, challenge_id=job.challenge_id
+                )
+            )
+            if withdrawn:
+                return engine.Result("failed", NOT_IN_BUDGET)
+        if now >= give_up:
+            return engine.Result("lost", "no final state in time")
+        await asyncio.sleep(_FOLLOW_STEP)
 
 
 def request_hash(**body: object) -> str:

@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select, text, update
+from sqlalchemy import Connection, Select, bindparam, func, insert, select, text, update
 
-from app.db.tables import Challenge, DeliveryAttempt, MessageLog
+from app.db.tables import Challenge, DeliveryAttempt, MessageLog, ModemOwner
 
 MESSAGE = MessageLog.__table__  # type: ignore[attr-defined]
 ATTEMPT = DeliveryAttempt.__table__  # type: ignore[attr-defined]
 CHALLENGE = Challenge.__table__  # type: ignore[attr-defined]
+OWNER = ModemOwner.__table__  # type: ignore[attr-defined]
 M = MESSAGE.c
 A = ATTEMPT.c
 FINAL = ("sent", "failed", "expired")
@@ -28,6 +29,16 @@ CHANNEL = "smsgw_outbox"
 def aware(moment: datetime) -> datetime:
     """SQLite hands datetimes back without their zone; they were written in UTC."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Fence:
+    """Claim these gateways' messages only while `owner` still holds `device` at `epoch`."""
+
+    device: str
+    gateways: tuple[str, ...]
+    owner: str
+    epoch: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,26 +290,52 @@ def claim(
     now: datetime,
     lease_until: datetime,
     limit: int,
-    skip_gateways: Sequence[str],
+    skip_gateways: Sequence[str] = (),
+    fences: Sequence[Fence] = (),
 ) -> list[Job]:
     """Take up to `limit` due messages: a conditional update, so each goes to one process.
 
     On PostgreSQL SKIP LOCKED lets concurrent claimers pass each other's rows; on SQLite the
-    single writer serialises claims.
+    single writer serialises claims. Messages for `skip_gateways` (modems with an owner) are
+    left alone, except those of the modems this process owns, claimed only while the
+    `modem_owner` row still names it at its epoch.
     """
-    due = (
+    jobs: list[Job] = []
+    for fence in fences:
+        held = (
+            select(OWNER.c.device)
+            .where(
+                OWNER.c.device == fence.device,
+                OWNER.c.owner == fence.owner,
+                OWNER.c.epoch == fence.epoch,
+            )
+            .exists()
+        )
+        due = _due(now, limit - len(jobs)).where(M.gateway.in_(list(fence.gateways)), held)
+        jobs += _claim(tx, due, owner, lease_until)
+    if len(jobs) < limit:
+        due = _due(now, limit - len(jobs))
+        if skip_gateways:
+            due = due.where(M.gateway.not_in(list(skip_gateways)))
+        jobs += _claim(tx, due, owner, lease_until)
+    return jobs
+
+
+def _due(now: datetime, limit: int) -> Select[tuple[int]]:
+    return (
         select(M.id)
         .where(M.status == "queued", M.not_before <= now)
         .order_by(M.not_before, M.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    if skip_gateways:
-        due = due.where(M.gateway.not_in(list(skip_gateways)))
+
+
+def _claim(tx: Connection, due: Select[tuple[int]], owner: str, until: datetime) -> list[Job]:
     claimed = (
         update(MESSAGE)
         .where(M.id.in_(due.scalar_subquery()), M.status == "queued")
-        .values(status="sending", lease_owner=owner, lease_until=lease_until)
+        .values(status="sending", lease_owner=owner, lease_until=until)
         .returning(*_JOB_COLUMNS)
     )
     return [_job(row) for row in tx.execute(claimed)]
@@ -362,3 +399,29 @@ def queued_count(tx: Connection) -> int:
             select(func.count()).select_from(MESSAGE).where(M.status.in_(["queued", "sending"]))
         ).scalar_one()
     )
+
+
+def state(tx: Connection, message_id: int) -> tuple[str, str]:
+    row = tx.execute(select(M.status, M.error).where(M.id == message_id)).one()
+    return str(row[0]), str(row[1])
+
+
+def withdraw(
+    tx: Connection, message_id: int, *, now: datetime, error: str, challenge_id: int | None
+) -> bool:
+    """Fail a message that is still queued (nobody sends it); its challenge is closed."""
+    moved = tx.execute(
+        update(MESSAGE)
+        .where(M.id == message_id, M.status == "queued")
+        .values(
+            status="failed",
+            finished_at=now,
+            error=error,
+            body="",
+            destination="",
+            not_before=None,
+        )
+    ).rowcount
+    if moved and challenge_id is not None:
+        close_challenge(tx, challenge_id)
+    return bool(moved)

@@ -95,7 +95,8 @@ class Sender:
         now = utcnow()
         until = now + timedelta(seconds=self.node.lease_seconds)
         ownership = self.node.ownership
-        skip = ownership.foreign_gateways() if ownership is not None else []
+        skip = ownership.skip_gateways() if ownership is not None else []
+        fences = ownership.fences() if ownership is not None else []
         return await self.rt.db.write_sql(
             lambda tx: outbox_repo.claim(
                 tx,
@@ -104,6 +105,7 @@ class Sender:
                 lease_until=until,
                 limit=limit,
                 skip_gateways=skip,
+                fences=fences,
             )
         )
 

@@ -35,7 +35,7 @@ async def send(
         route=route,
         phone=phone,
         message=form.message,
-        inline=not form.async_,
+        inline=not form.async_ and intake.can_send_inline(rt, route),
         config=config,
         caller=caller.name,
         idempotency_key=idempotency_key,
@@ -44,7 +44,9 @@ async def send(
         ),
     )
     if admitted is not None:
-        await intake.settle(rt, admitted, config, None if form.async_ else form.message)
+        await intake.settle(
+            rt, admitted, config, None if form.async_ else form.message, wait=not form.async_
+        )
     out = await record(rt, message_id)
     if out.status in ("failed", "expired"):
         names = ", ".join(repr(n) for n in route)

@@ -310,7 +310,7 @@ async def _challenge_one(
             route=route,
             phone=token.phone,
             deadline=expires_at - delivery_config.margin(delivery, config.provider_timeout),
-            inline=not delivery.async_challenges,
+            inline=not delivery.async_challenges and intake.can_send_inline(rt, route),
             now=now,
             source=source,
             challenge_id=challenge_id,
@@ -329,7 +329,7 @@ async def _challenge_one(
         user=token.username,
         realm=token.realm,
     )
-    result = await intake.settle(rt, admitted, delivery, text)
+    result = await intake.settle(rt, admitted, delivery, text, wait=not delivery.async_challenges)
     return result.status in ("sent", "queued")
 
 
