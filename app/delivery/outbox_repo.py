@@ -361,6 +361,17 @@ def reclaim_expired(
     return [_job(row) for row in tx.execute(taken)]
 
 
+def renew_leases(tx: Connection, *, owner: str, until: datetime) -> int:
+    """Extend every lease this process holds: only a dead process's leases run out."""
+    return int(
+        tx.execute(
+            update(MESSAGE)
+            .where(M.status == "sending", M.lease_owner == owner)
+            .values(lease_until=until)
+        ).rowcount
+    )
+
+
 def close_open_attempts(tx: Connection, message_id: int, *, now: datetime, error: str) -> int:
     """Attempts left open by a dead process: whether they went out, nobody knows."""
     return int(

@@ -39,11 +39,14 @@ class Sender:
         self.node = rt.delivery
         self._tasks: set[asyncio.Task[engine.Result]] = set()
         self._loop_task: asyncio.Task[None] | None = None
+        self._heartbeat_task: asyncio.Task[None] | None = None
         self._listener: asyncpg.Connection | None = None
         self._next_recovery = 0.0
 
     def start(self) -> None:
-        self._loop_task = asyncio.get_running_loop().create_task(self._run())
+        loop = asyncio.get_running_loop()
+        self._loop_task = loop.create_task(self._run())
+        self._heartbeat_task = loop.create_task(self._heartbeat())
 
     @property
     def in_flight(self) -> int:
@@ -59,6 +62,10 @@ class Sender:
             _, pending = await asyncio.wait(self._tasks, timeout=grace)
             for task in pending:
                 task.cancel()
+        if self._heartbeat_task is not None:
+            self._heartbeat_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._heartbeat_task
         if self._listener is not None:
             with contextlib.suppress(Exception):
                 await self._listener.close()
@@ -77,6 +84,18 @@ class Sender:
                 wait = min(0.5 * 2 ** min(failures, 5), 10.0)
                 log.warning("outbox unreachable (%s); retrying in %.1f s", type(exc).__name__, wait)
                 await asyncio.sleep(wait)
+
+    async def _heartbeat(self) -> None:
+        """Renew this process's leases (its inline sends too) three times per lease."""
+        while True:
+            await asyncio.sleep(self.node.lease_seconds / 3)
+            until = utcnow() + timedelta(seconds=self.node.lease_seconds)
+            try:
+                await self.rt.db.write_sql(
+                    lambda tx: outbox_repo.renew_leases(tx, owner=self.node.name, until=until)
+                )
+            except _DB_ERRORS as exc:
+                log.warning("leases not renewed (%s)", type(exc).__name__)
 
     async def _round(self) -> None:
         self.node.wake.clear()
@@ -150,6 +169,9 @@ class Sender:
                     remaining=(job.deadline - now).total_seconds(),
                     config=config,
                 )
+                if step.action == "fail" and config.unknown_outcome != "fail":
+                    # Crash safety outranks the retry count: it goes out before its deadline.
+                    step = policy.Step("retry", job.hop, policy.backoff(config, job.hop_tries))
                 if step.action == "fail":
                     outbox_repo.finish(
                         tx,
