@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from functools import partial
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -91,9 +92,8 @@ class Sender:
             await asyncio.sleep(self.node.lease_seconds / 3)
             until = utcnow() + timedelta(seconds=self.node.lease_seconds)
             try:
-                await self.rt.db.write_sql(
-                    lambda tx: outbox_repo.renew_leases(tx, owner=self.node.name, until=until)
-                )
+                renew = partial(outbox_repo.renew_leases, owner=self.node.name, until=until)
+                await self.rt.db.write_sql(renew)
             except _DB_ERRORS as exc:
                 log.warning("leases not renewed (%s)", type(exc).__name__)
 
