@@ -11,8 +11,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from functools import partial
 from datetime import timedelta
+from functools import partial
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, make_url
