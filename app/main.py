@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -10,7 +12,19 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app import __version__
-from app.api import audit, auth, health, policy, sms, smsgateway, system, token, validate
+from app.api import (
+    admin,
+    apikey,
+    audit,
+    auth,
+    health,
+    policy,
+    sms,
+    smsgateway,
+    system,
+    token,
+    validate,
+)
 from app.api.body import BodyMiddleware
 from app.api.docs import install_docs
 from app.api.envelope import install_handlers
@@ -24,7 +38,7 @@ from app.runtime import Runtime
 from app.security import keys, passwords
 from app.security.secret_box import SecretBox
 from app.security.tokens import TokenIssuer
-from app.services import admins
+from app.services import admins, retention
 from app.services.batch_writer import BatchWriter
 from app.services.cache import TtlCache
 from app.services.provider_pool import ProviderPool
@@ -42,6 +56,8 @@ TAGS = [
     {"name": "system", "description": "sms.* configuration"},
     {"name": "policy", "description": "Admin policies"},
     {"name": "audit", "description": "The audit trail"},
+    {"name": "apikey", "description": "API keys for services (long-lived, revocable)"},
+    {"name": "admin", "description": "Admin accounts"},
     {"name": "health", "description": "Liveness"},
 ]
 
@@ -78,20 +94,27 @@ def build_runtime(settings: Settings) -> Runtime:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     secret = settings.encryption_key.get_secret_value() if settings.encryption_key else None
     signing = settings.jwt_key.get_secret_value() if settings.jwt_key else None
+    pepper = settings.apikey_hash_key.get_secret_value() if settings.apikey_hash_key else None
+    keys.private_sqlite(settings.effective_database_url)
     context = ProviderContext(script_dir=settings.effective_script_dir.resolve())
     passwords.use_threads(settings.hash_threads or len(os.sched_getaffinity(0)))
+    passwords.limit_queue(settings.hash_queue_pin, settings.hash_queue_admin)
     db = Database(settings.effective_database_url)
     return Runtime(
         settings=settings,
         db=db,
-        box=SecretBox(keys.encryption_key(settings.data_dir, secret)),
-        issuer=TokenIssuer(keys.jwt_key(settings.data_dir, signing), settings.jwt_lifetime_seconds),
+        box=SecretBox(keys.encryption_keys(settings.data_dir, secret)),
+        issuer=TokenIssuer(
+            keys.jwt_keys(settings.data_dir, signing), settings.jwt_lifetime_seconds
+        ),
         provider_context=context,
         pool=ProviderPool(context),
         journal=BatchWriter(db),
         gateway_cache=TtlCache(settings.cache_seconds),
         policy_cache=TtlCache(settings.cache_seconds),
         config_cache=TtlCache(settings.cache_seconds),
+        admin_cache=TtlCache(settings.cache_seconds),
+        apikey_pepper=keys.apikey_pepper(settings.data_dir, pepper),
         delivery=Node(
             lease_seconds=settings.delivery_lease_seconds,
             concurrency=settings.delivery_concurrency,
@@ -107,11 +130,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = await prepare(settings)
         app.state.runtime = runtime
+        purger = asyncio.create_task(retention.keep_purging(runtime), name="smsgw-purge")
         if settings.delivery_sender:
             start_sender(runtime)
         try:
             yield
         finally:
+            purger.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await purger
             await close(runtime)
 
     app = FastAPI(
@@ -135,6 +162,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         form_only_paths=frozenset({"/auth/token"}),
     )
     # /validate first: every login is matched against the routes in this order.
-    for module in (validate, auth, smsgateway, sms, token, system, policy, audit, health):
+    for module in (
+        validate, auth, smsgateway, sms, token, system, policy, audit, apikey, admin, health
+    ):  # fmt: skip
         app.include_router(module.router)
     return app

@@ -29,4 +29,6 @@ class Runtime:
     gateway_cache: TtlCache[str, GatewayConfig]
     policy_cache: TtlCache[str, list[Policy]]
     config_cache: TtlCache[str, dict[str, str]]
+    admin_cache: TtlCache[str, int | None]  # admin name -> token generation (None: deleted)
+    apikey_pepper: bytes  # the key of the HMAC under which API keys are stored
     delivery: Node  # this process in the delivery cluster

@@ -17,8 +17,9 @@ from app.db.tables import utcnow
 from app.delivery import content, outbox_repo, policy
 from app.delivery.config import DeliveryConfig
 from app.delivery.outbox_repo import Job
+from app.delivery.scrub import excerpt
 from app.errors import NotFound
-from providers.base import RejectedByGateway, SendError, SendResult
+from providers.base import RejectedByGateway, SendError, SendResult, internal_error
 from providers.registry import OptionsInvalid, UnknownProvider
 
 if TYPE_CHECKING:
@@ -52,9 +53,14 @@ async def _send(rt: Runtime, gateway: str, phone: str, text: str) -> SendResult:
     try:
         async with rt.pool.lease(config) as provider:
             return await provider.send(phone, text)
+    except SendError:
+        raise
     except (OptionsInvalid, UnknownProvider) as exc:
         # Stored before validation existed, or its provider was removed.
         raise RejectedByGateway("gateway_unusable", f"gateway definition unusable: {exc}") from None
+    except Exception as exc:
+        # Whatever else goes wrong, the send failed: the engine decides, the caller gets no 500.
+        raise internal_error(exc, f"sending through {gateway}") from None
 
 
 async def drive(
@@ -87,10 +93,14 @@ async def drive(
                 return Result("lost", "the lease passed to another process")
         job = replace(job, hop_tries=job.hop_tries + 1)
         clock = time.perf_counter()
+        phone = rt.box.open(job.destination)
         try:
-            result = await _send(rt, gateway, rt.box.open(job.destination), text)
+            result = await _send(rt, gateway, phone, text)
         except SendError as error:
-            step = await _after_failure(rt, job, attempt_id, error, config, budget_end)
+            described = excerpt(
+                f"{gateway}: {error.code}: {error.message}", phone=phone, message=text
+            )
+            step = await _after_failure(rt, job, attempt_id, error, described, config, budget_end)
             if isinstance(step, Result):
                 return step
             job, attempt_id = step, None
@@ -130,14 +140,14 @@ async def _after_failure(
     job: Job,
     attempt_id: int,
     error: SendError,
+    described: str,
     config: DeliveryConfig,
     budget_end: float | None,
 ) -> Job | Result:
-    """Record the failed attempt and decide: the job to try next, or how it ended."""
+    """Record the failed attempt (`described`: its scrubbed text) and decide: the job to
+    try next, or how it ended."""
     node = rt.delivery
-    gateway = job.route[job.hop]
-    described = f"{gateway}: {error.code}: {error.message}"
-    log.warning("send of message %s through %s failed: %s", job.id, gateway, error.code)
+    log.warning("send of message %s failed: %s", job.id, described)
     now = utcnow()
     remaining = (job.deadline - now).total_seconds()
     step = policy.next_step(

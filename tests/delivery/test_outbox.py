@@ -19,6 +19,7 @@ from tests.delivery.helpers import (
     messages,
     refusing_url,
 )
+from tests.peers.modem_emulator import ModemEmulator
 
 
 async def test_failover_when_the_first_gateway_refuses_connections(admin_api, http_sink):
@@ -221,3 +222,26 @@ async def test_a_message_left_sending_by_a_dead_process_is_recorded_unknown_and_
     async with runtime.db.reading() as tx:
         attempts = (await tx.execute(select(DeliveryAttempt))).scalars().all()
     assert "lease expired" in attempts[0].error
+
+
+async def test_a_rejected_number_stops_and_no_other_gateway_is_tried(admin_api, http_sink):
+    async with ModemEmulator(cms_errors=[1]) as modem:  # 1: unassigned (unallocated) number
+        await admin_api.post(
+            "/smsgateway",
+            {
+                "name": "modem",
+                "module": "providers.gsm_modem.GsmModemProvider",
+                "option.PORT": modem.path,
+                "option.TIMEOUT": "3",
+            },
+        )
+        await http_gateway(admin_api, "live", http_sink.url + "/send")
+        body = {"gateways": ["modem", "live"], "phone": PHONE, "message": "x"}
+        error = await admin_api.post_error("/sms/send", body, status=502)
+    assert "cms_1" in error["message"]
+    [message] = await messages(admin_api)
+    assert message["status"] == "failed"
+    assert [(a["gateway"], a["outcome"]) for a in message["attempt_log"]] == [
+        ("modem", "permanent")
+    ]
+    assert http_sink.requests == []

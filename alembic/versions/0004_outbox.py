@@ -1,7 +1,7 @@
 """the outbox: message rows become the queue; delivery attempts; modem ownership
 
-Revision ID: 0003
-Revises: 0001
+Revision ID: 0004_outbox
+Revises: 0003_security
 Create Date: 2026-11-30
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003"
-down_revision: str | None = "0001"
+revision: str = "0004_outbox"
+down_revision: str | None = "0003_security"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
