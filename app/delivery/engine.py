@@ -77,6 +77,21 @@ async def drive(
     `attempt_id` is an attempt already recorded as begun (admitted inline), `text` the text
     if the caller has it; `budget_end` (monotonic) bounds a synchronous caller's wait.
     """
+    rt.delivery.held.add(job.id)
+    try:
+        return await _drive(rt, job, config, attempt_id, text, budget_end)
+    finally:
+        rt.delivery.held.discard(job.id)
+
+
+async def _drive(
+    rt: Runtime,
+    job: Job,
+    config: DeliveryConfig,
+    attempt_id: int | None,
+    text: str | None,
+    budget_end: float | None,
+) -> Result:
     while True:
         now = utcnow()
         if job.deadline <= now:

@@ -26,6 +26,9 @@ class Node:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     sender: Sender | None = None
     ownership: Ownership | None = None
+    # Messages this process is driving right now: their leases are renewed. A drive that
+    # dies (a lost database, a bug) drops out, so its lease runs out and it is recovered.
+    held: set[int] = field(default_factory=set)
 
     def nudge(self) -> None:
         """Something is due now: the sender claims without waiting for its poll."""

@@ -361,12 +361,14 @@ def reclaim_expired(
     return [_job(row) for row in tx.execute(taken)]
 
 
-def renew_leases(tx: Connection, *, owner: str, until: datetime) -> int:
-    """Extend every lease this process holds: only a dead process's leases run out."""
+def renew_leases(tx: Connection, *, owner: str, ids: Sequence[int], until: datetime) -> int:
+    """Extend the leases of the messages this process is driving."""
+    if not ids:
+        return 0
     return int(
         tx.execute(
             update(MESSAGE)
-            .where(M.status == "sending", M.lease_owner == owner)
+            .where(M.id.in_(list(ids)), M.status == "sending", M.lease_owner == owner)
             .values(lease_until=until)
         ).rowcount
     )

@@ -92,7 +92,12 @@ class Sender:
             await asyncio.sleep(self.node.lease_seconds / 3)
             until = utcnow() + timedelta(seconds=self.node.lease_seconds)
             try:
-                renew = partial(outbox_repo.renew_leases, owner=self.node.name, until=until)
+                renew = partial(
+                    outbox_repo.renew_leases,
+                    owner=self.node.name,
+                    ids=sorted(self.node.held),
+                    until=until,
+                )
                 await self.rt.db.write_sql(renew)
             except _DB_ERRORS as exc:
                 log.warning("leases not renewed (%s)", type(exc).__name__)

@@ -245,3 +245,38 @@ async def test_a_rejected_number_stops_and_no_other_gateway_is_tried(admin_api, 
         ("modem", "permanent")
     ]
     assert http_sink.requests == []
+
+
+async def test_a_message_whose_gateway_was_deleted_fails_over_with_a_clear_error(
+    admin_api, http_sink
+):
+    await http_gateway(admin_api, "gone", http_sink.url + "/gone")
+    await http_gateway(admin_api, "live", http_sink.url + "/live")
+    runtime = admin_api.client._transport.app.state.runtime
+    now = utcnow()
+
+    def queue(tx):
+        return intake.admit(
+            tx,
+            runtime.box,
+            runtime.delivery,
+            route=["gone", "live"],
+            phone=PHONE,
+            deadline=now + timedelta(minutes=5),
+            inline=True,
+            now=now,
+            source="api",
+            body="still wanted",
+        )
+
+    admitted = await runtime.db.write_sql(queue)
+    await admin_api.delete("/smsgateway/gone")
+    result = await intake.settle(
+        runtime, admitted, delivery_config.DeliveryConfig(), "still wanted"
+    )
+    assert result.status == "sent"
+    [message] = await messages(admin_api)
+    first, second = message["attempt_log"]
+    assert first["gateway"] == "gone" and "does not exist" in first["error"]
+    assert second["outcome"] == "accepted"
+    assert [r.path for r in http_sink.requests] == ["/live"]
