@@ -29,6 +29,7 @@ from app.api.body import BodyMiddleware
 from app.api.docs import install_docs
 from app.api.envelope import install_handlers
 from app.db.engine import Database
+from app.delivery.group import GroupCommit
 from app.delivery.node import Node
 from app.delivery.ownership import Ownership, device_locks
 from app.delivery.sender import Sender
@@ -85,6 +86,7 @@ async def close(runtime: Runtime) -> None:
         await runtime.delivery.sender.stop()
     if runtime.delivery.ownership is not None:
         await runtime.delivery.ownership.stop()
+    await runtime.delivery.group.aclose()
     await runtime.journal.aclose()
     await runtime.pool.aclose()
     await runtime.db.dispose()
@@ -116,6 +118,7 @@ def build_runtime(settings: Settings) -> Runtime:
         admin_cache=TtlCache(settings.cache_seconds),
         apikey_pepper=keys.apikey_pepper(settings.data_dir, pepper),
         delivery=Node(
+            group=GroupCommit(db),
             lease_seconds=settings.delivery_lease_seconds,
             concurrency=settings.delivery_concurrency,
             poll_seconds=settings.delivery_poll_seconds,

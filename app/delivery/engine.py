@@ -136,7 +136,7 @@ async def _start(rt: Runtime, job: Job, gateway: str, now: datetime) -> int | No
     """Record the next attempt as begun and renew the lease; None if the lease is lost."""
     node = rt.delivery
     until = now + timedelta(seconds=node.lease_seconds)
-    return await rt.db.write_sql(
+    return await rt.delivery.group.run(
         lambda tx: outbox_repo.start_attempt(
             tx,
             message_id=job.id,
@@ -211,10 +211,10 @@ async def _after_failure(
                 error=described,
             )
 
-        await rt.db.write_sql(back_to_queue)
+        await rt.delivery.group.run(back_to_queue)
         node.nudge_in(step.delay)
         return Result("queued", described)
-    await rt.db.write_sql(
+    await rt.delivery.group.run(
         lambda tx: outbox_repo.finish_attempt(
             tx, attempt_id, now=now, outcome=outcome, error=described
         )
@@ -263,7 +263,7 @@ async def _final(
             challenge_id=job.challenge_id,
         )
 
-    if not await rt.db.write_sql(settle):
+    if not await rt.delivery.group.run(settle):
         return Result("lost", "the lease passed to another process")
     if status != "sent":
         log.warning("message %s %s: %s", job.id, status, error)

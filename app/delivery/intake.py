@@ -181,7 +181,7 @@ async def _follow(rt: Runtime, job: Job, budget_end: float) -> engine.Result:
             return engine.Result(status, error)  # type: ignore[arg-type]
         now = time.monotonic()
         if now >= budget_end and status == "queued":
-            withdrawn = await rt.db.write_sql(
+            withdrawn = await rt.delivery.group.run(
                 lambda tx: outbox_repo.withdraw(
                     tx, job.id, now=utcnow(), error=NOT_IN_BUDGET, challenge_id=job.challenge_id
                 )
@@ -244,9 +244,9 @@ async def admit_api(
         return admitted, admitted.job.id
 
     try:
-        return await rt.db.write_sql(write)
+        return await rt.delivery.group.run(write)
     except IntegrityError:
         if idempotency_key is None:
             raise
         # The same key in a concurrent request committed first: answer as a repeat.
-        return await rt.db.write_sql(write)
+        return await rt.delivery.group.run(write)

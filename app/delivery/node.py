@@ -8,6 +8,8 @@ import socket
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from app.delivery.group import GroupCommit
+
 if TYPE_CHECKING:
     from app.delivery.ownership import Ownership
     from app.delivery.sender import Sender
@@ -19,6 +21,7 @@ def node_name() -> str:
 
 @dataclass
 class Node:
+    group: GroupCommit  # the outbox's writes
     lease_seconds: float
     concurrency: int
     poll_seconds: float
