@@ -7,7 +7,7 @@ import asyncio
 import hashlib
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -42,6 +42,7 @@ class Admitted:
     job: Job
     attempt_id: int | None  # begun already: the caller sends inline
     expired: bool = False  # admitted past its deadline: final at once, never sent
+    row: dict[str, object] = field(default_factory=dict)  # the values written
 
 
 def parse_route(identifier: str) -> list[str]:
@@ -131,7 +132,7 @@ def admit(
         serial=serial,
         transaction_id=transaction_id,
     )
-    return Admitted(job, attempt_id, expired)
+    return Admitted(job, attempt_id, expired, {**row, "id": message_id})
 
 
 def can_send_inline(rt: Runtime, route: list[str]) -> bool:

@@ -43,10 +43,12 @@ async def send(
             gateways=route, phone=phone, message=form.message, is_async=form.async_
         ),
     )
+    if admitted is not None and form.async_ and not admitted.expired:
+        rt.delivery.nudge()
+        # Answered from what was written: an accepted async send costs one transaction.
+        return to_out(MessageLog.model_validate(admitted.row), [])
     if admitted is not None:
-        await intake.settle(
-            rt, admitted, config, None if form.async_ else form.message, wait=not form.async_
-        )
+        await intake.settle(rt, admitted, config, None if form.async_ else form.message, wait=True)
     out = await record(rt, message_id)
     if out.status in ("failed", "expired"):
         names = ", ".join(repr(n) for n in route)
