@@ -66,7 +66,7 @@ def upgrade() -> None:
         )
         batch.create_index("ix_message_due", ["status", "not_before"], unique=False)
         batch.create_index("ix_message_transaction_id", ["transaction_id"], unique=False)
-        batch.create_index("ix_message_challenge_id", ["challenge_id"], unique=True)
+        batch.create_index("ix_message_challenge_id", ["challenge_id"], unique=False)
         batch.create_index(
             "ix_message_idempotency", ["caller", "idempotency_key"], unique=True
         )

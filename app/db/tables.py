@@ -121,7 +121,8 @@ class MessageLog(SQLModel, table=True):
     lease_until: datetime | None = None
     destination: str = Field(default="", sa_type=Text)  # the number, sealed; wiped when final
     body: str = Field(default="", sa_type=Text)  # /sms/send text, sealed; wiped when final
-    challenge_id: int | None = Field(default=None, unique=True, index=True)
+    # Not unique, not a foreign key: SQLite reuses the id of a deleted challenge.
+    challenge_id: int | None = Field(default=None, index=True)
     caller: str = Field(default="", max_length=255)
     idempotency_key: str | None = Field(default=None, max_length=255)
     request_hash: str = Field(default="", max_length=64)

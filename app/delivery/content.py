@@ -51,6 +51,7 @@ _CHALLENGE_AND_TOKEN = select(
 
 @dataclass(frozen=True, slots=True)
 class _Source:
+    transaction_id: str
     counter: int
     answered: bool
     expires_at: datetime
@@ -63,7 +64,7 @@ class _Source:
 
 def _load(tx: Connection, challenge_id: int) -> _Source | None:
     row = tx.execute(_CHALLENGE_AND_TOKEN.where(CHALLENGE.c.id == challenge_id)).first()
-    return None if row is None else _Source(*row)
+    return None if row is None else _Source(*list(row))
 
 
 async def text_of(rt: Runtime, job: Job, now: datetime) -> str:
@@ -72,7 +73,12 @@ async def text_of(rt: Runtime, job: Job, now: datetime) -> str:
         return rt.box.open(job.body)
     challenge_id = job.challenge_id
     source = await rt.db.read_sql(lambda tx: _load(tx, challenge_id))
-    if source is None:
+    # SQLite may give a deleted challenge's id to a new one: only the very same challenge
+    # (its token and transaction) may lend this message its OTP.
+    if source is None or (source.serial, source.transaction_id) != (
+        job.serial,
+        job.transaction_id,
+    ):
         raise Unsendable("its challenge no longer exists")
     if source.answered:
         raise Unsendable("its challenge was answered or closed")

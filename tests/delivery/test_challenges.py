@@ -118,3 +118,32 @@ async def test_an_async_challenge_answered_before_its_sms_went_out_is_not_sent(
 
     await eventually(failed)
     assert http_sink.requests == []
+
+
+async def test_a_queued_challenge_sms_never_borrows_another_challenges_otp(admin_api, http_sink):
+    # SQLite gives a deleted challenge's id to the next one: the message must notice.
+    await _route(admin_api, http_sink, "dead")
+    await admin_api.post("/system/setConfig", {"sms.async": True, "sms.backoff": 5})
+    await enrol(admin_api)
+    await check(admin_api, user="alice", realm="corp", **{"pass": "1234"})
+
+    async def waiting() -> bool:
+        found = await messages(admin_api)
+        return bool(found) and found[0]["status"] == "queued" and found[0]["attempts"] >= 1
+
+    await eventually(waiting)
+    runtime = admin_api.client._transport.app.state.runtime
+    async with runtime.db.transaction() as tx:
+        for row in (await tx.execute(select(Challenge))).scalars():
+            row.transaction_id = "99999999999999999999"  # now someone else's challenge
+    await http_gateway(admin_api, "dead", http_sink.url + "/send")
+    async with runtime.db.transaction() as tx:
+        for message in (await tx.execute(select(MessageLog))).scalars():
+            message.not_before = message.created_at
+    runtime.delivery.nudge()
+
+    async def failed() -> bool:
+        return [m["status"] for m in await messages(admin_api)] == ["failed"]
+
+    await eventually(failed)
+    assert http_sink.requests == []
