@@ -38,6 +38,7 @@ def challenge_text(
 
 
 _CHALLENGE_AND_TOKEN = select(
+    CHALLENGE.c.transaction_id,
     CHALLENGE.c.counter,
     CHALLENGE.c.answered,
     CHALLENGE.c.expires_at,
