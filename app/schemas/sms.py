@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from app.schemas.system import Flag
+from app.schemas.types import MAX_NAME, AsText, NotNull, Phone, without_null
 
 MAX_MESSAGE = 1600  # ten concatenated GSM-7 parts and then some; longer is a mistake
 
@@ -13,9 +17,10 @@ MAX_MESSAGE = 1600  # ten concatenated GSM-7 parts and then some; longer is a mi
 class SmsIn(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
-        populate_by_name=True,
-        json_schema_extra={
-            "examples": [
+        json_schema_extra=without_null(
+            # Exactly one of the two names the route.
+            oneOf=[{"required": ["gateway"]}, {"required": ["gateways"]}],
+            examples=[
                 {"gateway": "my-gateway", "phone": "+491701234567", "message": "Hi"},
                 {
                     "gateways": ["primary", "fallback"],
@@ -23,26 +28,34 @@ class SmsIn(BaseModel):
                     "message": "Hi",
                     "async": True,
                 },
-            ]
-        },
+            ],
+        ),
     )
 
-    gateway: str | None = Field(
-        None, min_length=1, max_length=255, description="The gateway's name"
-    )
-    gateways: list[str] | None = Field(
-        None,
-        min_length=1,
-        max_length=10,
-        description="Gateways to try in order: the next one when a gateway fails",
-    )
-    phone: str = Field(min_length=1, max_length=40, description="E.164, e.g. +491701234567")
-    message: str = Field(min_length=1, max_length=MAX_MESSAGE)
-    async_: bool = Field(
-        False,
-        alias="async",
-        description="Answer 202 with the queued message at once; it is sent from the outbox",
-    )
+    gateway: Annotated[
+        str | None,
+        NotNull,
+        Field(min_length=1, max_length=MAX_NAME, description="The gateway's name"),
+    ] = None
+    gateways: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=MAX_NAME)]] | None,
+        NotNull,
+        Field(
+            min_length=1,
+            max_length=10,
+            description="Gateways to try in order: the next one when a gateway fails "
+            "(instead of gateway)",
+        ),
+    ] = None
+    phone: Phone
+    message: Annotated[str, AsText(MAX_MESSAGE, 1, "The text; an integer is sent as its digits")]
+    async_: Annotated[
+        Flag,
+        Field(
+            alias="async",
+            description="Answer 202 with the queued message at once; it is sent from the outbox",
+        ),
+    ] = None
 
     @model_validator(mode="after")
     def _one_route(self) -> SmsIn:
@@ -50,10 +63,11 @@ class SmsIn(BaseModel):
             raise ValueError("gateway: give gateway or gateways")
         if self.gateway is not None and self.gateways is not None:
             raise ValueError("gateways: give gateway or gateways, not both")
-        for name in self.gateways or []:
-            if not name.strip() or len(name) > 255:
-                raise ValueError("gateways: every name has 1 to 255 characters")
         return self
+
+    @property
+    def is_async(self) -> bool:
+        return bool(self.async_)
 
     def route(self) -> list[str]:
         return list(self.gateways) if self.gateways is not None else [self.gateway or ""]
@@ -61,6 +75,21 @@ class SmsIn(BaseModel):
 
 MessageStatus = Literal["queued", "sending", "sent", "failed", "expired"]
 AttemptOutcome = Literal["", "accepted", "retryable", "permanent", "unknown"]
+# What the document's `format: date-time` means (RFC 3339; no offset = UTC), no more: pydantic would
+# take a Unix time such as 0.5, or a date without a time.
+_RFC3339 = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})?"
+)
+
+
+def _rfc3339(value: Any) -> Any:
+    if isinstance(value, str) and not _RFC3339.fullmatch(value):
+        raise ValueError("must be an RFC 3339 date-time, e.g. 2026-01-31T12:00:00Z")
+    return value
+
+
+DateTimeText = BeforeValidator(_rfc3339)
 
 
 class AttemptOut(BaseModel):

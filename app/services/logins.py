@@ -37,6 +37,8 @@ NO_TOKENS = "The user has no tokens assigned"
 NO_SUCH_TOKEN = "The token does not exist"
 WRONG_PIN = "wrong otp pin"
 WRONG_OTP = "wrong otp value"
+PREVIOUS_OTP = ". previous otp used again"  # privacyIDEA appends it; clients match on it
+_PREVIOUS_WINDOW = 10  # how many earlier counters privacyIDEA looks back
 NO_MATCH = "Response did not match the challenge."
 LOCKED = "Failcounter exceeded"
 DISABLED = "The token is disabled"
@@ -214,7 +216,7 @@ class _Guess:
 
     tokens: list[LoginToken]
     pin_only: list[LoginToken] = field(default_factory=list)
-    otp_wrong: list[str] = field(default_factory=list)
+    otp_wrong: list[tuple[LoginToken, str]] = field(default_factory=list)  # with the OTP tried
     accept: tuple[LoginToken, OpenChallenge] | None = None
 
 
@@ -232,10 +234,12 @@ async def _pin_or_pin_otp(rt: Runtime, subject: _Subject, form: CheckIn) -> Outc
     if guess.pin_only or guess.otp_wrong:
         # A right PIN is no failure of the tokens it did not match: only a wrong OTP counts.
         # A challenge gives its own token's reservation back in the transaction opening it.
-        keep = {*guess.otp_wrong, *(t.serial for t in guess.pin_only)}
+        keep = {*(t.serial for t, _ in guess.otp_wrong), *(t.serial for t in guess.pin_only)}
         await _give_back(rt, [s for s in serials if s not in keep])
     if guess.pin_only:
         return await _start_challenges(rt, guess.pin_only, "challenge", give_back=True)
+    if len(guess.otp_wrong) == 1 and _previous_otp(rt, *guess.otp_wrong[0]):
+        return _reject(WRONG_OTP + PREVIOUS_OTP)
     return _reject(WRONG_OTP if guess.otp_wrong else WRONG_PIN)
 
 
@@ -281,9 +285,18 @@ async def _check_pin(rt: Runtime, subject: _Subject, form: CheckIn) -> _Guess:
                 if _otp_right(rt, token, challenge, otp):
                     guess.accept = (token, challenge)
                     return guess
-            guess.otp_wrong.append(token.serial)
+            guess.otp_wrong.append((token, otp))
             break
     return guess
+
+
+def _previous_otp(rt: Runtime, token: LoginToken, otp: str) -> bool:
+    """Whether the OTP is one already sent (privacyIDEA's is_previous_otp)."""
+    if len(otp) != token.otplen or not otp.isdigit():
+        return False
+    key = _key(rt, token)
+    earliest = max(0, token.counter - _PREVIOUS_WINDOW)
+    return any(hotp.matches(key, c, token.otplen, otp) for c in range(earliest, token.counter))
 
 
 async def _start_challenges(
@@ -296,10 +309,15 @@ async def _start_challenges(
     )
     started = [token for token, ok in zip(tokens, sent, strict=True) if ok]
     if not started:
-        return _reject(SMS_FAILED)
+        return _reject(SMS_FAILED, transaction_ids=[])  # privacyIDEA's shape: no transaction_id
     valid_until = (utcnow() + timedelta(seconds=config.provider_timeout)).isoformat()
     challenges = [
-        ChallengeInfo(serial=t.serial, transaction_id=transaction_id, message=CHALLENGE_MESSAGE)
+        ChallengeInfo(
+            serial=t.serial,
+            transaction_id=transaction_id,
+            message=CHALLENGE_MESSAGE,
+            attributes={"valid_until": valid_until, "state": None},
+        )
         for t in started
     ]
     outcome = Outcome(
@@ -312,7 +330,7 @@ async def _start_challenges(
             transaction_ids=[transaction_id] * len(started),
             multi_challenge=challenges,
             messages=[CHALLENGE_MESSAGE] * len(started),
-            attributes={"valid_until": valid_until},
+            attributes={"valid_until": valid_until, "state": None},  # as privacyIDEA
             client_mode="interactive",
             preferred_client_mode="interactive",
         ),

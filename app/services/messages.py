@@ -35,20 +35,22 @@ async def send(
         route=route,
         phone=phone,
         message=form.message,
-        inline=not form.async_ and intake.can_send_inline(rt, route),
+        inline=not form.is_async and intake.can_send_inline(rt, route),
         config=config,
         caller=caller.name,
         idempotency_key=idempotency_key,
         body_hash=intake.request_hash(
-            gateways=route, phone=phone, message=form.message, is_async=form.async_
+            gateways=route, phone=phone, message=form.message, is_async=form.is_async
         ),
     )
-    if admitted is not None and form.async_ and not admitted.expired:
+    if admitted is not None and form.is_async and not admitted.expired:
         rt.delivery.nudge()
         # Answered from what was written: an accepted async send costs one transaction.
         return to_out(MessageLog.model_validate(admitted.row), [])
     if admitted is not None:
-        await intake.settle(rt, admitted, config, None if form.async_ else form.message, wait=True)
+        await intake.settle(
+            rt, admitted, config, None if form.is_async else form.message, wait=True
+        )
     out = await record(rt, message_id)
     if out.status in ("failed", "expired"):
         names = ", ".join(repr(n) for n in route)
