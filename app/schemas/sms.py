@@ -38,11 +38,13 @@ class SmsIn(BaseModel):
         Field(min_length=1, max_length=MAX_NAME, description="The gateway's name"),
     ] = None
     gateways: Annotated[
-        list[Annotated[str, Field(min_length=1, max_length=MAX_NAME)]] | None,
+        Annotated[
+            list[Annotated[str, Field(min_length=1, max_length=MAX_NAME)]],
+            Field(min_length=1, max_length=10),
+        ]
+        | None,
         NotNull,
         Field(
-            min_length=1,
-            max_length=10,
             description="Gateways to try in order: the next one when a gateway fails "
             "(instead of gateway)",
         ),

@@ -104,37 +104,36 @@ def _whole_seconds(value: Any) -> Any:
 
 Number = BeforeValidator(_number)
 WholeSeconds = BeforeValidator(_whole_seconds)
+# The bounds sit on the non-null branch, where the document shows them as minimum/maximum.
 InlineBudget = Annotated[
-    float | None,
+    Annotated[float, Field(ge=0, le=60)] | None,
     NotNull,
     Number,
-    Field(ge=0, le=60, description="Seconds a synchronous login or /sms/send fails over inline"),
+    Field(description="Seconds a synchronous login or /sms/send fails over inline"),
 ]
 Backoff = Annotated[
-    float | None,
+    Annotated[float, Field(ge=0.01, le=60)] | None,
     NotNull,
     Number,
-    Field(ge=0.01, le=60, description="Seconds before a gateway's first retry; doubled, jittered"),
+    Field(description="Seconds before a gateway's first retry; doubled, jittered"),
 ]
 DeadlineMargin = Annotated[
-    int | None,
+    Annotated[int, Field(ge=0, le=86_400)] | None,
     NotNull,
     WholeSeconds,
-    Field(
-        ge=0, le=86_400, description="A challenge's SMS is not attempted after expiry minus this"
-    ),
+    Field(description="A challenge's SMS is not attempted after its expiry minus this"),
 ]
 Retries = Annotated[
-    int | None,
+    Annotated[int, Field(ge=0, le=10)] | None,
     NotNull,
     WholeSeconds,
-    Field(ge=0, le=10, description="Retries on the same gateway after a temporary failure"),
+    Field(description="Retries on the same gateway after a temporary failure"),
 ]
 SendValidity = Annotated[
-    int | None,
+    Annotated[int, Field(ge=10, le=604_800)] | None,
     NotNull,
     WholeSeconds,
-    Field(ge=10, le=604_800, description="A /sms/send message is not attempted after this long"),
+    Field(description="A /sms/send message is not attempted later than this after acceptance"),
 ]
 
 
