@@ -7,13 +7,16 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+from sqlmodel import col
 
-from app.db.tables import DeliveryAttempt, MessageLog
+from app.db.tables import DeliveryAttempt, MessageLog, table
+
+MESSAGES = table(MessageLog)
 
 
-async def page(
-    tx: AsyncSession,
+def page(
+    tx: Session,
     *,
     gateway: str | None,
     status: str | None,
@@ -25,37 +28,33 @@ async def page(
 ) -> tuple[int, Sequence[MessageLog]]:
     query = select(MessageLog)
     if gateway is not None:
-        query = query.where(MessageLog.gateway == gateway)  # type: ignore[arg-type]
+        query = query.where(col(MessageLog.gateway) == gateway)
     if status is not None:
-        query = query.where(MessageLog.status == status)  # type: ignore[arg-type]
+        query = query.where(col(MessageLog.status) == status)
     if transaction_id is not None:
-        query = query.where(MessageLog.transaction_id == transaction_id)  # type: ignore[arg-type]
+        query = query.where(col(MessageLog.transaction_id) == transaction_id)
     if since is not None:
-        query = query.where(MessageLog.created_at >= since)  # type: ignore[arg-type]
+        query = query.where(col(MessageLog.created_at) >= since)
     if until is not None:
-        query = query.where(MessageLog.created_at < until)  # type: ignore[arg-type]
-    total = (await tx.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
-    rows = await tx.execute(
-        query.order_by(MessageLog.id.desc()).offset(offset).limit(limit)  # type: ignore[union-attr]
-    )
+        query = query.where(col(MessageLog.created_at) < until)
+    total = (tx.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
+    rows = tx.execute(query.order_by(col(MessageLog.id).desc()).offset(offset).limit(limit))
     return int(total), rows.scalars().all()
 
 
-async def by_id(tx: AsyncSession, message_id: int) -> MessageLog | None:
-    return await tx.get(MessageLog, message_id)
+def by_id(tx: Session, message_id: int) -> MessageLog | None:
+    return tx.get(MessageLog, message_id)
 
 
-async def attempts_of(
-    tx: AsyncSession, message_ids: Sequence[int]
-) -> dict[int, list[DeliveryAttempt]]:
+def attempts_of(tx: Session, message_ids: Sequence[int]) -> dict[int, list[DeliveryAttempt]]:
     """Each message's attempts, oldest first."""
     found: dict[int, list[DeliveryAttempt]] = defaultdict(list)
     if not message_ids:
         return found
-    rows = await tx.execute(
+    rows = tx.execute(
         select(DeliveryAttempt)
-        .where(DeliveryAttempt.message_id.in_(list(message_ids)))  # type: ignore[attr-defined]
-        .order_by(DeliveryAttempt.id)  # type: ignore[arg-type]
+        .where(col(DeliveryAttempt.message_id).in_(list(message_ids)))
+        .order_by(col(DeliveryAttempt.id))
     )
     for attempt in rows.scalars():
         found[attempt.message_id].append(attempt)

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, select
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from app.db.tables import Challenge, Token
 from app.delivery.outbox_repo import Job, aware
@@ -63,8 +64,10 @@ class _Source:
     realm: str
 
 
-def _load(tx: Connection, challenge_id: int) -> _Source | None:
-    row = tx.execute(_CHALLENGE_AND_TOKEN.where(CHALLENGE.c.id == challenge_id)).first()
+def _load(tx: Session, challenge_id: int) -> _Source | None:
+    row = (
+        tx.connection().execute(_CHALLENGE_AND_TOKEN.where(CHALLENGE.c.id == challenge_id)).first()
+    )
     return None if row is None else _Source(*list(row))
 
 
@@ -73,7 +76,7 @@ async def text_of(rt: Runtime, job: Job, now: datetime) -> str:
     if job.challenge_id is None:
         return rt.box.open(job.body)
     challenge_id = job.challenge_id
-    source = await rt.db.read_sql(lambda tx: _load(tx, challenge_id))
+    source = await rt.db.read(lambda tx: _load(tx, challenge_id))
     # SQLite may give a deleted challenge's id to a new one: only the very same challenge
     # (its token and transaction) may lend this message its OTP.
     if source is None or (source.serial, source.transaction_id) != (

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
-from sqlalchemy import Connection
+from sqlalchemy.orm import Session
 
 from app.db.tables import utcnow
 from app.delivery import content, outbox_repo, policy
@@ -198,7 +198,7 @@ async def _after_failure(
     if budget_end is None and step.delay > _WAIT_INLINE:
         due = now + timedelta(seconds=step.delay)
 
-        def back_to_queue(tx: Connection) -> None:
+        def back_to_queue(tx: Session) -> None:
             outbox_repo.finish_attempt(tx, attempt_id, now=now, outcome=outcome, error=described)
             outbox_repo.requeue(
                 tx,
@@ -239,7 +239,7 @@ async def _final(
     node = rt.delivery
     now = utcnow()
 
-    def settle(tx: Connection) -> bool:
+    def settle(tx: Session) -> bool:
         if attempt_id is not None:
             outbox_repo.finish_attempt(
                 tx,

@@ -14,14 +14,14 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection
+from sqlalchemy.orm import Session
 
 from app.db.engine import Database
 
 log = logging.getLogger("smsgw.delivery")
 T = TypeVar("T")
 _MAX_BATCH = 200
-Work = tuple[Callable[[Connection], Any], asyncio.Future[Any]]
+Work = tuple[Callable[[Session], Any], asyncio.Future[Any]]
 
 
 class GroupCommit:
@@ -30,7 +30,7 @@ class GroupCommit:
         self._queue: asyncio.Queue[Work] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
-    async def run(self, work: Callable[[Connection], T]) -> T:
+    async def run(self, work: Callable[[Session], T]) -> T:
         """Run `work` in a write transaction shared with other writes; its result once
         committed. It may run twice (after a batch's rollback): it must only write."""
         if self._task is None or self._task.done():
@@ -49,7 +49,7 @@ class GroupCommit:
     async def _commit(self, batch: list[Work]) -> None:
         if len(batch) > 1:
             try:
-                results = await self.db.write_sql(lambda tx: [work(tx) for work, _ in batch])
+                results = await self.db.write(lambda tx: [work(tx) for work, _ in batch])
             except Exception as exc:
                 # Retried one by one below: only the write that failed reports it.
                 log.debug("a batch of %s outbox writes rolled back: %r", len(batch), exc)
@@ -60,7 +60,7 @@ class GroupCommit:
                 return
         for work, done in batch:
             try:
-                result = await self.db.write_sql(work)
+                result = await self.db.write(work)
             except Exception as exc:
                 if not done.done():
                     done.set_exception(exc)

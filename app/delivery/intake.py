@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from app.db.tables import utcnow
 from app.delivery import engine, outbox_repo
@@ -51,7 +51,7 @@ def parse_route(identifier: str) -> list[str]:
 
 
 def admit(
-    tx: Connection,
+    tx: Session,
     box: SecretBox,
     node: Node,
     *,
@@ -177,7 +177,7 @@ async def _follow(rt: Runtime, job: Job, budget_end: float) -> engine.Result:
     is still queued (the caller is told it failed, so it must not go out later)."""
     give_up = budget_end + rt.delivery.lease_seconds
     while True:
-        status, error = await rt.db.read_sql(lambda tx: outbox_repo.state(tx, job.id))
+        status, error = await rt.db.read(lambda tx: outbox_repo.state(tx, job.id))
         if status in outbox_repo.FINAL:
             return engine.Result(status, error)  # type: ignore[arg-type]
         now = time.monotonic()
@@ -214,7 +214,7 @@ async def admit_api(
     now = utcnow()
     deadline = now + timedelta(seconds=config.send_validity)
 
-    def write(tx: Connection) -> tuple[Admitted | None, int]:
+    def write(tx: Session) -> tuple[Admitted | None, int]:
         if idempotency_key is not None:
             earlier = outbox_repo.by_idempotency_key(tx, caller, idempotency_key)
             if earlier is not None:

@@ -1,4 +1,5 @@
-"""The outbox's SQL, on a Core Connection: admitting, claiming, attempts, final states.
+"""The outbox's SQL, Core statements on the transaction's connection: admitting,
+claiming, attempts, final states.
 
 Every change of a message's state is a conditional UPDATE: a claim only takes a row that is
 still queued, and a process only moves a message it holds the lease of, so a stale wake-up
@@ -12,7 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, func, insert, select, text, update
+from sqlalchemy import Select, bindparam, func, insert, select, text, update
+from sqlalchemy.orm import Session
 
 from app.db.tables import Challenge, DeliveryAttempt, MessageLog, ModemOwner
 
@@ -141,12 +143,12 @@ _CLOSE_CHALLENGE = (
 )
 
 
-def admit(tx: Connection, row: dict[str, Any]) -> int:
-    return int(tx.execute(_INSERT_MESSAGE, row).scalar_one())
+def admit(tx: Session, row: dict[str, Any]) -> int:
+    return int(tx.connection().execute(_INSERT_MESSAGE, row).scalar_one())
 
 
 def start_attempt(
-    tx: Connection,
+    tx: Session,
     *,
     message_id: int,
     owner: str,
@@ -157,25 +159,27 @@ def start_attempt(
     lease_until: datetime,
 ) -> int | None:
     """Record an attempt as begun; None if this process no longer holds the message."""
-    moved = tx.execute(
-        _START,
-        {
-            "p_id": message_id,
-            "p_owner": owner,
-            "p_gateway": gateway,
-            "p_hop": hop,
-            "p_hop_tries": hop_tries,
-            "p_until": lease_until,
-        },
-    ).rowcount
+    moved = (
+        tx.connection()
+        .execute(
+            _START,
+            {
+                "p_id": message_id,
+                "p_owner": owner,
+                "p_gateway": gateway,
+                "p_hop": hop,
+                "p_hop_tries": hop_tries,
+                "p_until": lease_until,
+            },
+        )
+        .rowcount
+    )
     if not moved:
         return None
     return insert_attempt(tx, message_id=message_id, gateway=gateway, node=owner, now=now)
 
 
-def insert_attempt(
-    tx: Connection, *, message_id: int, gateway: str, node: str, now: datetime
-) -> int:
+def insert_attempt(tx: Session, *, message_id: int, gateway: str, node: str, now: datetime) -> int:
     row = {
         "message_id": message_id,
         "gateway": gateway,
@@ -187,11 +191,11 @@ def insert_attempt(
         "provider_ids": "",
         "parts": 0,
     }
-    return int(tx.execute(_INSERT_ATTEMPT, row).scalar_one())
+    return int(tx.connection().execute(_INSERT_ATTEMPT, row).scalar_one())
 
 
 def finish_attempt(
-    tx: Connection,
+    tx: Session,
     attempt_id: int,
     *,
     now: datetime,
@@ -200,7 +204,7 @@ def finish_attempt(
     provider_ids: str = "",
     parts: int = 0,
 ) -> None:
-    tx.execute(
+    tx.connection().execute(
         _FINISH_ATTEMPT,
         {
             "p_id": attempt_id,
@@ -214,7 +218,7 @@ def finish_attempt(
 
 
 def finish(
-    tx: Connection,
+    tx: Session,
     message_id: int,
     *,
     owner: str,
@@ -228,30 +232,34 @@ def finish(
 ) -> bool:
     """Move the message to its final state and wipe what it carried; a challenge that got no
     SMS is closed. False if this process no longer holds the message."""
-    moved = tx.execute(
-        _FINISH,
-        {
-            "p_id": message_id,
-            "p_owner": owner,
-            "p_status": status,
-            "p_now": now,
-            "p_error": error[:1000],
-            "p_ids": provider_ids,
-            "p_parts": parts,
-            "p_latency": round(latency_ms, 2),
-        },
-    ).rowcount
+    moved = (
+        tx.connection()
+        .execute(
+            _FINISH,
+            {
+                "p_id": message_id,
+                "p_owner": owner,
+                "p_status": status,
+                "p_now": now,
+                "p_error": error[:1000],
+                "p_ids": provider_ids,
+                "p_parts": parts,
+                "p_latency": round(latency_ms, 2),
+            },
+        )
+        .rowcount
+    )
     if moved and status != "sent" and challenge_id is not None:
-        tx.execute(_CLOSE_CHALLENGE, {"p_id": challenge_id})
+        tx.connection().execute(_CLOSE_CHALLENGE, {"p_id": challenge_id})
     return bool(moved)
 
 
-def close_challenge(tx: Connection, challenge_id: int) -> None:
-    tx.execute(_CLOSE_CHALLENGE, {"p_id": challenge_id})
+def close_challenge(tx: Session, challenge_id: int) -> None:
+    tx.connection().execute(_CLOSE_CHALLENGE, {"p_id": challenge_id})
 
 
 def requeue(
-    tx: Connection,
+    tx: Session,
     message_id: int,
     *,
     owner: str,
@@ -262,7 +270,8 @@ def requeue(
     error: str,
 ) -> bool:
     return bool(
-        tx.execute(
+        tx.connection()
+        .execute(
             _REQUEUE,
             {
                 "p_id": message_id,
@@ -273,18 +282,19 @@ def requeue(
                 "p_due": due,
                 "p_error": error[:1000],
             },
-        ).rowcount
+        )
+        .rowcount
     )
 
 
-def notify(tx: Connection) -> None:
+def notify(tx: Session) -> None:
     """Wake the senders of every node once this transaction commits (PostgreSQL)."""
-    if tx.dialect.name == "postgresql":
-        tx.execute(text(f"NOTIFY {CHANNEL}"))
+    if tx.connection().dialect.name == "postgresql":
+        tx.connection().execute(text(f"NOTIFY {CHANNEL}"))
 
 
 def claim(
-    tx: Connection,
+    tx: Session,
     *,
     owner: str,
     now: datetime,
@@ -331,18 +341,18 @@ def _due(now: datetime, limit: int) -> Select[tuple[int]]:
     )
 
 
-def _claim(tx: Connection, due: Select[tuple[int]], owner: str, until: datetime) -> list[Job]:
+def _claim(tx: Session, due: Select[tuple[int]], owner: str, until: datetime) -> list[Job]:
     claimed = (
         update(MESSAGE)
         .where(M.id.in_(due.scalar_subquery()), M.status == "queued")
         .values(status="sending", lease_owner=owner, lease_until=until)
         .returning(*_JOB_COLUMNS)
     )
-    return [_job(row) for row in tx.execute(claimed)]
+    return [_job(row) for row in tx.connection().execute(claimed)]
 
 
 def reclaim_expired(
-    tx: Connection, *, owner: str, now: datetime, lease_until: datetime, limit: int
+    tx: Session, *, owner: str, now: datetime, lease_until: datetime, limit: int
 ) -> list[Job]:
     """Take messages whose sender's lease ran out: that process died or lost the database."""
     stale = (
@@ -358,83 +368,97 @@ def reclaim_expired(
         .values(lease_owner=owner, lease_until=lease_until)
         .returning(*_JOB_COLUMNS)
     )
-    return [_job(row) for row in tx.execute(taken)]
+    return [_job(row) for row in tx.connection().execute(taken)]
 
 
-def renew_leases(tx: Connection, *, owner: str, ids: Sequence[int], until: datetime) -> int:
+def renew_leases(tx: Session, *, owner: str, ids: Sequence[int], until: datetime) -> int:
     """Extend the leases of the messages this process is driving."""
     if not ids:
         return 0
     return int(
-        tx.execute(
+        tx.connection()
+        .execute(
             update(MESSAGE)
             .where(M.id.in_(list(ids)), M.status == "sending", M.lease_owner == owner)
             .values(lease_until=until)
-        ).rowcount
+        )
+        .rowcount
     )
 
 
-def close_open_attempts(tx: Connection, message_id: int, *, now: datetime, error: str) -> int:
+def close_open_attempts(tx: Session, message_id: int, *, now: datetime, error: str) -> int:
     """Attempts left open by a dead process: whether they went out, nobody knows."""
     return int(
-        tx.execute(
+        tx.connection()
+        .execute(
             update(ATTEMPT)
             .where(A.message_id == message_id, A.outcome == "")
             .values(finished_at=now, outcome="unknown", error=error)
-        ).rowcount
+        )
+        .rowcount
     )
 
 
-def by_idempotency_key(tx: Connection, caller: str, key: str) -> tuple[int, str, datetime] | None:
-    row = tx.execute(
-        select(M.id, M.request_hash, M.created_at).where(
-            M.caller == caller, M.idempotency_key == key
+def by_idempotency_key(tx: Session, caller: str, key: str) -> tuple[int, str, datetime] | None:
+    row = (
+        tx.connection()
+        .execute(
+            select(M.id, M.request_hash, M.created_at).where(
+                M.caller == caller, M.idempotency_key == key
+            )
         )
-    ).first()
+        .first()
+    )
     return None if row is None else (int(row[0]), str(row[1]), aware(row[2]))
 
 
-def forget_idempotency_key(tx: Connection, message_id: int) -> None:
-    tx.execute(update(MESSAGE).where(M.id == message_id).values(idempotency_key=None))
+def forget_idempotency_key(tx: Session, message_id: int) -> None:
+    tx.connection().execute(update(MESSAGE).where(M.id == message_id).values(idempotency_key=None))
 
 
-def forget_old_keys(tx: Connection, before: datetime) -> None:
-    tx.execute(
+def forget_old_keys(tx: Session, before: datetime) -> None:
+    tx.connection().execute(
         update(MESSAGE)
         .where(M.idempotency_key.is_not(None), M.created_at < before)
         .values(idempotency_key=None)
     )
 
 
-def queued_count(tx: Connection) -> int:
+def queued_count(tx: Session) -> int:
     return int(
-        tx.execute(
+        tx.connection()
+        .execute(
             select(func.count()).select_from(MESSAGE).where(M.status.in_(["queued", "sending"]))
-        ).scalar_one()
+        )
+        .scalar_one()
     )
 
 
-def state(tx: Connection, message_id: int) -> tuple[str, str]:
-    row = tx.execute(select(M.status, M.error).where(M.id == message_id)).one()
+def state(tx: Session, message_id: int) -> tuple[str, str]:
+    row = tx.connection().execute(select(M.status, M.error).where(M.id == message_id)).one()
     return str(row[0]), str(row[1])
 
 
 def withdraw(
-    tx: Connection, message_id: int, *, now: datetime, error: str, challenge_id: int | None
+    tx: Session, message_id: int, *, now: datetime, error: str, challenge_id: int | None
 ) -> bool:
     """Fail a message that is still queued (nobody sends it); its challenge is closed."""
-    moved = tx.execute(
-        update(MESSAGE)
-        .where(M.id == message_id, M.status == "queued")
-        .values(
-            status="failed",
-            finished_at=now,
-            error=error,
-            body="",
-            destination="",
-            not_before=None,
+    moved = (
+        tx.connection()
+        .execute(
+            update(MESSAGE)
+            .where(M.id == message_id, M.status == "queued")
+            .values(
+                status="failed",
+                finished_at=now,
+                error=error,
+                body="",
+                destination="",
+                not_before=None,
+            )
         )
-    ).rowcount
+        .rowcount
+    )
     if moved and challenge_id is not None:
         close_challenge(tx, challenge_id)
     return bool(moved)

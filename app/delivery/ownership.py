@@ -20,8 +20,9 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from sqlalchemy import Connection, insert, make_url, select, update
+from sqlalchemy import insert, make_url, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session
 
 from app.db.engine import Database
 from app.db.tables import Gateway, GatewayOption, ModemOwner, utcnow
@@ -42,10 +43,10 @@ OC = OWNER.c
 Verdict = Literal["any", "mine", "elsewhere", "nobody"]
 
 
-def _modems(tx: Connection) -> dict[str, str]:
+def _modems(tx: Session) -> dict[str, str]:
     """Gateway name -> serial device, for every GSM modem gateway."""
     gateway, option = Gateway.__table__, GatewayOption.__table__  # type: ignore[attr-defined]
-    rows = tx.execute(
+    rows = tx.connection().execute(
         select(gateway.c.name, option.c.value)
         .join_from(gateway, option, option.c.gateway_id == gateway.c.id)
         .where(gateway.c.module == MODEM_MODULE, option.c.kind == "option", option.c.key == "PORT")
@@ -57,34 +58,42 @@ def _device(port: str) -> str:
     return port if "://" in port else os.path.realpath(port)
 
 
-def _take(tx: Connection, *, device: str, owner: str, now: datetime) -> int:
+def _take(tx: Session, *, device: str, owner: str, now: datetime) -> int:
     """Raise the device's epoch and name this process its owner; the new epoch."""
-    raised = tx.execute(
-        update(OWNER)
-        .where(OC.device == device)
-        .values(epoch=OC.epoch + 1, owner=owner, renewed_at=now)
-        .returning(OC.epoch)
-    ).scalar()
+    raised = (
+        tx.connection()
+        .execute(
+            update(OWNER)
+            .where(OC.device == device)
+            .values(epoch=OC.epoch + 1, owner=owner, renewed_at=now)
+            .returning(OC.epoch)
+        )
+        .scalar()
+    )
     if raised is not None:
         return int(raised)
-    tx.execute(insert(OWNER).values(device=device, epoch=1, owner=owner, renewed_at=now))
+    tx.connection().execute(
+        insert(OWNER).values(device=device, epoch=1, owner=owner, renewed_at=now)
+    )
     return 1
 
 
-def _renew(tx: Connection, *, device: str, owner: str, epoch: int, now: datetime) -> bool:
+def _renew(tx: Session, *, device: str, owner: str, epoch: int, now: datetime) -> bool:
     return bool(
-        tx.execute(
+        tx.connection()
+        .execute(
             update(OWNER)
             .where(OC.device == device, OC.owner == owner, OC.epoch == epoch)
             .values(renewed_at=now)
-        ).rowcount
+        )
+        .rowcount
     )
 
 
-def _owners(tx: Connection) -> dict[str, tuple[str, datetime]]:
+def _owners(tx: Session) -> dict[str, tuple[str, datetime]]:
     return {
         str(d): (str(o), aware(r))
-        for d, o, r in tx.execute(select(OC.device, OC.owner, OC.renewed_at))
+        for d, o, r in tx.connection().execute(select(OC.device, OC.owner, OC.renewed_at))
     }
 
 
@@ -121,24 +130,24 @@ class Ownership:
     async def refresh(self) -> None:
         """Renew what this process owns, take over modems without an owner, re-read owners."""
         db = self.rt.db
-        self._modems = {name: _device(port) for name, port in (await db.read_sql(_modems)).items()}
+        self._modems = {name: _device(port) for name, port in (await db.read(_modems)).items()}
         if not self.locks.alive():
             self._owned.clear()  # the lock connection dropped: PostgreSQL released them all
         now = utcnow()
         for device, epoch in list(self._owned.items()):
             renew = partial(_renew, device=device, owner=self.name, epoch=epoch, now=now)
-            if not await db.write_sql(renew):
+            if not await db.write(renew):
                 log.warning("lost modem %s to another process", device)
                 del self._owned[device]
                 await self.locks.release(device)
         for device in sorted(set(self._modems.values()) - set(self._owned)):
             if not self._can_open(device) or not await self.locks.try_acquire(device):
                 continue
-            self._owned[device] = await db.write_sql(
+            self._owned[device] = await db.write(
                 partial(_take, device=device, owner=self.name, now=now)
             )
             log.info("this process now owns modem %s (epoch %s)", device, self._owned[device])
-        self._owners = await db.read_sql(_owners)
+        self._owners = await db.read(_owners)
 
     @staticmethod
     def _can_open(device: str) -> bool:
@@ -193,7 +202,7 @@ class Ownership:
 def device_locks(db: Database) -> DeviceLocks:
     """Advisory locks on PostgreSQL; flock beside the database file on SQLite."""
     url = make_url(db.url)
-    if not db.is_sqlite:
+    if db.dialect != "sqlite":
         return AdvisoryLocks(url.set(drivername="postgresql").render_as_string(hide_password=False))
     path = Path(url.database or "") if url.database not in (None, "", ":memory:") else None
     if path is None:

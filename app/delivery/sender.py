@@ -15,8 +15,9 @@ from datetime import timedelta
 from functools import partial
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, make_url
+from sqlalchemy import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session
 
 from app.db.tables import utcnow
 from app.delivery import config as delivery_config
@@ -98,7 +99,7 @@ class Sender:
                     ids=sorted(self.node.held),
                     until=until,
                 )
-                await self.rt.db.write_sql(renew)
+                await self.rt.db.write(renew)
             except _DB_ERRORS as exc:
                 log.warning("leases not renewed (%s)", type(exc).__name__)
 
@@ -121,7 +122,7 @@ class Sender:
         ownership = self.node.ownership
         skip = ownership.skip_gateways() if ownership is not None else []
         fences = ownership.fences() if ownership is not None else []
-        return await self.rt.db.write_sql(
+        return await self.rt.db.write(
             lambda tx: outbox_repo.claim(
                 tx,
                 owner=self.node.name,
@@ -160,7 +161,7 @@ class Sender:
         until = now + timedelta(seconds=self.node.lease_seconds)
         name = self.node.name
 
-        def recover(tx: Connection) -> list[Job]:
+        def recover(tx: Session) -> list[Job]:
             resumed: list[Job] = []
             for job in outbox_repo.reclaim_expired(
                 tx, owner=name, now=now, lease_until=until, limit=100
@@ -202,7 +203,7 @@ class Sender:
                 resumed.append(job)
             return resumed
 
-        if await self.rt.db.write_sql(recover):
+        if await self.rt.db.write(recover):
             self.node.nudge()
 
     async def _listen(self) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import Connection
+from sqlalchemy.orm import Session
 
 from app.db import login_repo
 from app.db.login_repo import LoginToken, OpenChallenge
@@ -28,8 +28,7 @@ from app.runtime import Runtime
 from app.schemas.validate import ChallengeInfo, CheckDetail, CheckIn, TriggerIn
 from app.security import hotp
 from app.security.passwords import DUMMY_HASH, admission, verify_password
-from app.services import system_config
-from app.services.audit import note
+from app.services import audit, system_config
 
 CHALLENGE_MESSAGE = "Enter the OTP from the SMS:"
 SMS_FAILED = "The PIN was correct, but the SMS could not be sent!"
@@ -112,19 +111,19 @@ def _otp_right(rt: Runtime, token: LoginToken, challenge: OpenChallenge, otp: st
 
 
 async def _audit(rt: Runtime, subject: _Subject, outcome: Outcome, action: str) -> None:
-    serials = ",".join(subject.serials)
-    await note(
-        rt,
+    row = audit.entry(
         action=action,
         success=outcome.authentication != "REJECT",
         actor=subject.user,
         target=outcome.authentication,
         info=outcome.reason or outcome.detail.message,
         client_ip=subject.ip,
-        serial=serials,
+        serial=",".join(subject.serials),
         user=subject.user,
         realm=subject.realm,
     )
+    # A challenge's SMS is an outbox row already, written with the challenge itself.
+    await audit.note_login(rt, row, [])
 
 
 async def check(rt: Runtime, form: CheckIn, ip: str) -> Outcome:
@@ -140,9 +139,7 @@ async def check(rt: Runtime, form: CheckIn, ip: str) -> Outcome:
 
 async def trigger(rt: Runtime, form: TriggerIn, ip: str) -> Outcome:
     """Send the SMS without the PIN: the caller checked the first factor itself."""
-    tokens = await rt.db.read_sql(
-        lambda tx: login_repo.tokens(tx, form.serial, form.user, form.realm)
-    )
+    tokens = await rt.db.read(lambda tx: login_repo.tokens(tx, form.serial, form.user, form.realm))
     subject = _Subject(form.user or "", form.realm, ip, [t.serial for t in tokens])
     cleared_before = _cleared_before(rt, utcnow())
     usable = [t for t in tokens if t.active and not t.locked(cleared_before)]
@@ -167,7 +164,7 @@ async def _answer_challenge(rt: Runtime, subject: _Subject, form: CheckIn) -> Ou
     transaction_id, otp, now = form.transaction_id, form.pass_, utcnow()
     cleared_before = _cleared_before(rt, now)
 
-    def settle(tx: Connection) -> tuple[Outcome, list[str]]:
+    def settle(tx: Session) -> tuple[Outcome, list[str]]:
         pairs = login_repo.challenges_to_answer(
             tx, transaction_id, now, form.serial, form.user, form.realm
         )
@@ -184,7 +181,7 @@ async def _answer_challenge(rt: Runtime, subject: _Subject, form: CheckIn) -> Ou
                 break  # another request answered it first: this one is a failure
         return _reject(NO_MATCH), serials
 
-    outcome, subject.serials = await rt.db.write_sql(settle)
+    outcome, subject.serials = await rt.db.write(settle)
     return outcome
 
 
@@ -197,17 +194,17 @@ def _accepted(token: LoginToken) -> Outcome:
 async def _accept(
     rt: Runtime, token: LoginToken, challenge: OpenChallenge, others: list[str]
 ) -> Outcome:
-    def settle(tx: Connection) -> bool:
+    def settle(tx: Session) -> bool:
         login_repo.give_back(tx, others)
         # Answered by another request first: this one stays a counted failure.
         return login_repo.answer(tx, challenge.id, token.serial, challenge.counter)
 
-    return _accepted(token) if await rt.db.write_sql(settle) else _reject(NO_MATCH)
+    return _accepted(token) if await rt.db.write(settle) else _reject(NO_MATCH)
 
 
 async def _give_back(rt: Runtime, serials: list[str]) -> None:
     if serials:
-        await rt.db.write_sql(lambda tx: login_repo.give_back(tx, serials))
+        await rt.db.write(lambda tx: login_repo.give_back(tx, serials))
 
 
 @dataclass
@@ -248,7 +245,7 @@ async def _check_pin(rt: Runtime, subject: _Subject, form: CheckIn) -> _Guess:
     cleared_before = _cleared_before(rt, now)
     password = form.pass_
 
-    def reserve(tx: Connection) -> tuple[list[LoginToken], list[OpenChallenge], list[str]]:
+    def reserve(tx: Session) -> tuple[list[LoginToken], list[OpenChallenge], list[str]]:
         tokens = login_repo.reserve_attempts(
             tx, form.serial, form.user, form.realm, now, cleared_before
         )
@@ -257,7 +254,7 @@ async def _check_pin(rt: Runtime, subject: _Subject, form: CheckIn) -> _Guess:
         serials = [t.serial for t in tokens]
         return tokens, login_repo.open_challenges(tx, serials, now), serials
 
-    tokens, open_challenges, subject.serials = await rt.db.write_sql(reserve)
+    tokens, open_challenges, subject.serials = await rt.db.write(reserve)
     guess = _Guess(tokens)
     if not tokens:
         # Unknown user, or every token locked or disabled: one answer, decided before any
@@ -300,7 +297,11 @@ def _previous_otp(rt: Runtime, token: LoginToken, otp: str) -> bool:
 
 
 async def _start_challenges(
-    rt: Runtime, tokens: list[LoginToken], source: str, *, give_back: bool = False
+    rt: Runtime,
+    tokens: list[LoginToken],
+    source: str,
+    *,
+    give_back: bool = False,
 ) -> Outcome:
     config = await system_config.sms(rt)
     transaction_id = f"{secrets.randbelow(10**20):020d}"
@@ -360,7 +361,7 @@ async def _challenge_one(
     now = utcnow()
     expires_at = now + timedelta(seconds=config.provider_timeout)
 
-    def open_challenge(tx: Connection) -> tuple[intake.Admitted, int]:
+    def open_challenge(tx: Session) -> tuple[intake.Admitted, int]:
         if give_back:
             login_repo.give_back(tx, [token.serial])
         counter = login_repo.reserve_counter(tx, token.serial)
@@ -390,7 +391,7 @@ async def _challenge_one(
         )
         return admitted, counter
 
-    admitted, counter = await rt.db.write_sql(open_challenge)
+    admitted, counter = await rt.db.write(open_challenge)
     text = challenge_text(
         config.text,
         key=_key(rt, token),

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+
+from sqlalchemy.orm import Session
 
 from app.db import message_repo
 from app.db.tables import DeliveryAttempt, MessageLog
@@ -11,8 +14,8 @@ from app.delivery import intake
 from app.errors import GatewayFailed, NotFound
 from app.runtime import Runtime
 from app.schemas.sms import AttemptOut, MessageOut, MessagePage, SmsIn
+from app.security.caller import Caller
 from app.services import gateways, system_config
-from app.services.audit import Caller
 from app.services.paging import neighbours
 from app.services.phone import normalise
 
@@ -62,11 +65,12 @@ async def send(
 
 
 async def record(rt: Runtime, message_id: int) -> MessageOut:
-    async with rt.db.reading() as tx:
-        row = await message_repo.by_id(tx, message_id)
-        if row is None:
-            raise NotFound(f"Message {message_id} does not exist")
-        attempts = await message_repo.attempts_of(tx, [message_id])
+    def load(tx: Session) -> tuple[MessageLog | None, dict[int, list[DeliveryAttempt]]]:
+        return message_repo.by_id(tx, message_id), message_repo.attempts_of(tx, [message_id])
+
+    row, attempts = await rt.db.read(load)
+    if row is None:
+        raise NotFound(f"Message {message_id} does not exist")
     return to_out(row, attempts.get(message_id, []))
 
 
@@ -81,8 +85,10 @@ async def page(
     page: int,
     pagesize: int,
 ) -> MessagePage:
-    async with rt.db.reading() as tx:
-        total, rows = await message_repo.page(
+    def load(
+        tx: Session,
+    ) -> tuple[int, Sequence[MessageLog], dict[int, list[DeliveryAttempt]]]:
+        total, rows = message_repo.page(
             tx,
             gateway=gateway,
             status=status,
@@ -92,7 +98,9 @@ async def page(
             offset=(page - 1) * pagesize,
             limit=pagesize,
         )
-        attempts = await message_repo.attempts_of(tx, [r.id for r in rows if r.id is not None])
+        return total, rows, message_repo.attempts_of(tx, [r.id for r in rows if r.id is not None])
+
+    total, rows, attempts = await rt.db.read(load)
     following, previous = neighbours(total, page, pagesize)
     return MessagePage(
         messages=[to_out(r, attempts.get(r.id or 0, [])) for r in rows],

@@ -44,8 +44,7 @@ async def test_when_every_gateway_fails_the_login_is_rejected_and_the_challenge_
     assert answer["detail"]["message"] == SMS_FAILED
     assert "transaction_id" not in answer["detail"]
     runtime = admin_api.client._transport.app.state.runtime
-    async with runtime.db.reading() as tx:
-        challenges = (await tx.execute(select(Challenge))).scalars().all()
+    challenges = await runtime.db.read(lambda tx: tx.execute(select(Challenge)).scalars().all())
     assert [c.answered for c in challenges] == [True]
     [message] = await messages(admin_api)
     assert message["status"] == "failed"
@@ -84,8 +83,7 @@ async def test_the_otp_is_never_stored(admin_api, http_sink):
 
     await eventually(arrived)
     otp = last_otp(http_sink)
-    async with runtime.db.reading() as tx:
-        [row] = (await tx.execute(select(MessageLog))).scalars().all()
+    [row] = await runtime.db.read(lambda tx: tx.execute(select(MessageLog)).scalars().all())
     assert otp not in " ".join(str(v) for v in row.model_dump().values())
     assert row.body == "" and row.challenge_id is not None
 
@@ -104,13 +102,19 @@ async def test_an_async_challenge_answered_before_its_sms_went_out_is_not_sent(
 
     await eventually(waiting)
     runtime = admin_api.client._transport.app.state.runtime
-    async with runtime.db.transaction() as tx:
-        for row in (await tx.execute(select(Challenge))).scalars():
+
+    def change(tx):
+        for row in tx.execute(select(Challenge)).scalars():
             row.answered = True
+
+    await runtime.db.write(change)
     await http_gateway(admin_api, "dead", http_sink.url + "/send")  # the gateway comes back
-    async with runtime.db.transaction() as tx:
-        for message in (await tx.execute(select(MessageLog))).scalars():
+
+    def change(tx):
+        for message in tx.execute(select(MessageLog)).scalars():
             message.not_before = message.created_at
+
+    await runtime.db.write(change)
     runtime.delivery.nudge()
 
     async def failed() -> bool:
@@ -133,13 +137,19 @@ async def test_a_queued_challenge_sms_never_borrows_another_challenges_otp(admin
 
     await eventually(waiting)
     runtime = admin_api.client._transport.app.state.runtime
-    async with runtime.db.transaction() as tx:
-        for row in (await tx.execute(select(Challenge))).scalars():
+
+    def change(tx):
+        for row in tx.execute(select(Challenge)).scalars():
             row.transaction_id = "99999999999999999999"  # now someone else's challenge
+
+    await runtime.db.write(change)
     await http_gateway(admin_api, "dead", http_sink.url + "/send")
-    async with runtime.db.transaction() as tx:
-        for message in (await tx.execute(select(MessageLog))).scalars():
+
+    def change(tx):
+        for message in tx.execute(select(MessageLog)).scalars():
             message.not_before = message.created_at
+
+    await runtime.db.write(change)
     runtime.delivery.nudge()
 
     async def failed() -> bool:

@@ -31,8 +31,9 @@ async def test_a_failing_write_reaches_only_its_own_caller(runtime):
         await group.aclose()
     assert results[0] == 1 and results[2] == 1
     assert isinstance(results[1], ValueError)
-    async with runtime.db.reading() as tx:
-        keys = sorted((await tx.execute(select(CONFIG.c.key))).scalars())
+    keys = sorted(
+        await runtime.db.read(lambda tx: tx.execute(select(CONFIG.c.key)).scalars().all())
+    )
     assert keys == ["a", "b"]
 
 

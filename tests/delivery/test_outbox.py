@@ -114,8 +114,7 @@ async def test_the_body_is_stored_sealed_and_wiped_once_final(admin_api, http_si
     await http_gateway(admin_api, "live", http_sink.url + "/send")
     runtime = admin_api.client._transport.app.state.runtime
     await admin_api.post("/sms/send", {"gateway": "live", "phone": PHONE, "message": "secret"})
-    async with runtime.db.reading() as tx:
-        [row] = (await tx.execute(select(MessageLog))).scalars().all()
+    [row] = await runtime.db.read(lambda tx: tx.execute(select(MessageLog)).scalars().all())
     assert row.status == "sent" and row.body == "" and row.destination == ""
 
 
@@ -167,7 +166,7 @@ async def test_a_message_whose_deadline_passed_expires_and_is_never_sent(admin_a
             body="too late",
         )
 
-    admitted = await runtime.db.write_sql(write)
+    admitted = await runtime.db.write(write)
     result = await intake.settle(runtime, admitted, delivery_config.DeliveryConfig(), "too late")
     assert result.status == "expired"
     [message] = await messages(admin_api)
@@ -204,7 +203,7 @@ async def test_a_message_left_sending_by_a_dead_process_is_recorded_unknown_and_
         )
         return admitted.job.id
 
-    message_id = await runtime.db.write_sql(crashed)
+    message_id = await runtime.db.write(crashed)
     runtime.delivery.sender._next_recovery = 0.0
     runtime.delivery.nudge()
 
@@ -219,8 +218,7 @@ async def test_a_message_left_sending_by_a_dead_process_is_recorded_unknown_and_
         ("second", "accepted"),
     ]
     assert [r.path for r in http_sink.requests] == ["/second"]
-    async with runtime.db.reading() as tx:
-        attempts = (await tx.execute(select(DeliveryAttempt))).scalars().all()
+    attempts = await runtime.db.read(lambda tx: tx.execute(select(DeliveryAttempt)).scalars().all())
     assert "lease expired" in attempts[0].error
 
 
@@ -269,7 +267,7 @@ async def test_a_message_whose_gateway_was_deleted_fails_over_with_a_clear_error
             body="still wanted",
         )
 
-    admitted = await runtime.db.write_sql(queue)
+    admitted = await runtime.db.write(queue)
     await admin_api.delete("/smsgateway/gone")
     result = await intake.settle(
         runtime, admitted, delivery_config.DeliveryConfig(), "still wanted"
