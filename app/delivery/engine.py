@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("smsgw.delivery")
 Status = Literal["sent", "failed", "expired", "queued", "lost"]
+NOT_IN_BUDGET = "not sent within sms.inline_budget"
 # A wait shorter than this is slept through holding the lease; a longer one goes back to
 # the queue, freeing the sender's slot (any node may then take it).
 _WAIT_INLINE = 1.0
@@ -102,6 +103,8 @@ async def _drive(
             except content.Unsendable as exc:
                 return await _final(rt, job, attempt_id, "failed", f"not sent: {exc}")
         gateway = job.route[job.hop]
+        if await _owned_elsewhere(rt, gateway):
+            return await _hand_over(rt, job, attempt_id, budget_end)
         if attempt_id is None:
             attempt_id = await _start(rt, job, gateway, now)
             if attempt_id is None:
@@ -130,6 +133,73 @@ async def _drive(
             parts=result.parts,
             latency_ms=latency,
         )
+
+
+_FOLLOW_STEP = 0.02  # seconds between looks at a message another process sends
+
+
+async def follow(rt: Runtime, job: Job, budget_end: float) -> Result:
+    """Wait for another process to finish the message; past the budget, withdraw it if it
+    is still queued (the caller is told it failed, so it must not go out later)."""
+    give_up = budget_end + rt.delivery.lease_seconds
+    while True:
+        status, error = await rt.db.read(lambda tx: outbox_repo.state(tx, job.id))
+        if status in outbox_repo.FINAL:
+            return Result(status, error)  # type: ignore[arg-type]
+        now = time.monotonic()
+        if now >= budget_end and status == "queued":
+            withdrawn = await rt.delivery.group.run(
+                lambda tx: outbox_repo.withdraw(
+                    tx, job.id, now=utcnow(), error=NOT_IN_BUDGET, challenge_id=job.challenge_id
+                )
+            )
+            if withdrawn:
+                return Result("failed", NOT_IN_BUDGET)
+        if now >= give_up:
+            return Result("lost", "no final state in time")
+        await asyncio.sleep(_FOLLOW_STEP)
+
+
+async def _owned_elsewhere(rt: Runtime, gateway: str) -> bool:
+    from app.services import gateways  # the services import the delivery package
+
+    ownership = rt.delivery.ownership
+    if ownership is None:
+        return False
+    try:
+        config = await gateways.config_for_send(rt, gateway)
+    except NotFound:
+        return False  # the attempt fails over with the reason
+    return await ownership.elsewhere(config)
+
+
+async def _hand_over(
+    rt: Runtime, job: Job, attempt_id: int | None, budget_end: float | None
+) -> Result:
+    """The modem of the current gateway is another process's: back to the queue for its
+    owner (an attempt begun inline is withdrawn: nothing was sent); a synchronous caller
+    follows the message there."""
+    node = rt.delivery
+
+    def requeue(tx: Session) -> None:
+        if attempt_id is not None:
+            outbox_repo.drop_attempt(tx, attempt_id)
+        outbox_repo.requeue(
+            tx,
+            job.id,
+            owner=node.name,
+            gateway=job.route[job.hop],
+            hop=job.hop,
+            hop_tries=job.hop_tries,
+            due=utcnow(),
+            error="",
+        )
+        outbox_repo.notify(tx)
+
+    await node.group.run(requeue)
+    if budget_end is None:
+        return Result("queued")
+    return await follow(rt, job, budget_end)
 
 
 async def _start(rt: Runtime, job: Job, gateway: str, now: datetime) -> int | None:

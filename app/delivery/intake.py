@@ -3,7 +3,6 @@ caller then waits for: nothing (async), or the first accepted attempt (sync)."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import time
@@ -34,7 +33,6 @@ class IdempotencyMismatch(SmsgwError):
 
 
 EXPIRED = "deadline passed before a send"
-NOT_IN_BUDGET = "not sent within sms.inline_budget"
 
 
 @dataclass(frozen=True)
@@ -158,7 +156,7 @@ async def settle(
         rt.delivery.nudge()
         if not wait:
             return engine.Result("queued")
-        return await _follow(rt, admitted.job, time.monotonic() + config.inline_budget)
+        return await engine.follow(rt, admitted.job, time.monotonic() + config.inline_budget)
     return await engine.drive(
         rt,
         admitted.job,
@@ -167,31 +165,6 @@ async def settle(
         text=text,
         budget_end=time.monotonic() + config.inline_budget,
     )
-
-
-_FOLLOW_STEP = 0.02  # seconds between looks at a message another process sends
-
-
-async def _follow(rt: Runtime, job: Job, budget_end: float) -> engine.Result:
-    """Wait for another process to finish the message; past the budget, withdraw it if it
-    is still queued (the caller is told it failed, so it must not go out later)."""
-    give_up = budget_end + rt.delivery.lease_seconds
-    while True:
-        status, error = await rt.db.read(lambda tx: outbox_repo.state(tx, job.id))
-        if status in outbox_repo.FINAL:
-            return engine.Result(status, error)  # type: ignore[arg-type]
-        now = time.monotonic()
-        if now >= budget_end and status == "queued":
-            withdrawn = await rt.delivery.group.run(
-                lambda tx: outbox_repo.withdraw(
-                    tx, job.id, now=utcnow(), error=NOT_IN_BUDGET, challenge_id=job.challenge_id
-                )
-            )
-            if withdrawn:
-                return engine.Result("failed", NOT_IN_BUDGET)
-        if now >= give_up:
-            return engine.Result("lost", "no final state in time")
-        await asyncio.sleep(_FOLLOW_STEP)
 
 
 def request_hash(**body: object) -> str:

@@ -254,6 +254,10 @@ def finish(
     return bool(moved)
 
 
+def drop_attempt(tx: Session, attempt_id: int) -> None:
+    tx.connection().execute(ATTEMPT.delete().where(A.id == attempt_id))
+
+
 def close_challenge(tx: Session, challenge_id: int) -> None:
     tx.connection().execute(_CLOSE_CHALLENGE, {"p_id": challenge_id})
 

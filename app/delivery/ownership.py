@@ -15,6 +15,7 @@ import contextlib
 import logging
 import os
 import tempfile
+import time
 from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -106,6 +107,7 @@ class Ownership:
         self._owned: dict[str, int] = {}  # device -> epoch
         self._owners: dict[str, tuple[str, datetime]] = {}
         self._task: asyncio.Task[None] | None = None
+        self._refreshed = 0.0
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run())
@@ -148,6 +150,7 @@ class Ownership:
             )
             log.info("this process now owns modem %s (epoch %s)", device, self._owned[device])
         self._owners = await db.read(_owners)
+        self._refreshed = time.monotonic()
 
     @staticmethod
     def _can_open(device: str) -> bool:
@@ -182,6 +185,15 @@ class Ownership:
             )
             for device, epoch in self._owned.items()
         ]
+
+    async def elsewhere(self, config: GatewayConfig) -> bool:
+        """Whether another live process owns this modem gateway (re-read if in doubt, at
+        most once a second: a takeover may be newer than the last renewal)."""
+        if config.module != MODEM_MODULE or self.verdict(config.name) == "mine":
+            return False
+        if time.monotonic() - self._refreshed > 1.0:
+            await self.refresh()
+        return self.verdict(config.name) == "elsewhere"
 
     async def refusal(self, config: GatewayConfig) -> SendError | None:
         """Why this process must not send through `config` now; None if it may."""
