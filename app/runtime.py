@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from app.db.engine import Database
 from app.db.tables import Policy
+from app.delivery.node import Node
 from app.security.secret_box import SecretBox
 from app.security.tokens import TokenIssuer
 from app.services.batch_writer import BatchWriter
@@ -30,3 +31,4 @@ class Runtime:
     config_cache: TtlCache[str, dict[str, str]]
     admin_cache: TtlCache[str, int | None]  # admin name -> token generation (None: deleted)
     apikey_pepper: bytes  # the key of the HMAC under which API keys are stored
+    delivery: Node  # this process in the delivery cluster

@@ -8,18 +8,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select, union_all
 from sqlalchemy.orm import Session
 
-from app.db.tables import Gateway, MessageLog
+from app.db.tables import DeliveryAttempt, Gateway, MessageLog
 
 M = MessageLog.__table__  # type: ignore[attr-defined]
+A = DeliveryAttempt.__table__  # type: ignore[attr-defined]
 G = Gateway.__table__  # type: ignore[attr-defined]
+FAILED = ("retryable", "permanent", "unknown")  # an attempt's outcomes other than accepted
 WAITING = ("queued", "sending")  # the states a message waits in; the rest are final
 # A send refused because the gateway's circuit was open: not an attempt, so not evidence.
 CIRCUIT_OPEN = "circuit_open"
+# Attempts that say nothing about the gateway either: closed because the process making it
+# died (app/delivery/sender.py LEASE_LOST), or refused because another process owns the
+# modem (app/delivery/ownership.py).
+NOT_EVIDENCE = (CIRCUIT_OPEN, "(its lease expired)", ": modem_elsewhere:", ": modem_unowned:")
 
 
 @dataclass(frozen=True)
@@ -29,6 +35,10 @@ class Attempt:
     finished_at: datetime
     latency_ms: float
     error: str
+
+
+def _no_evidence(error: str) -> bool:
+    return any(mark in error for mark in NOT_EVIDENCE)
 
 
 def _aware(moment: datetime) -> datetime:
@@ -44,37 +54,30 @@ def recent_attempts(tx: Session, gateway: str, limit: int) -> list[Attempt]:
 def recent_attempts_of(
     tx: Session, gateways: Sequence[str], limit: int
 ) -> dict[str, list[Attempt]]:
-    """Each gateway's last `limit` attempts, newest first: one statement, one index range
-    per gateway, however many rows the log holds."""
-    found: dict[str, list[tuple[int, Attempt]]] = {name: [] for name in gateways}
+    """Each gateway's last `limit` finished attempts, newest first: one statement, one index
+    range per gateway (ix_delivery_attempt_gateway_id), however many rows there are."""
     if not gateways:
         return {}
-    # One timestamp per row: a gateway's figures read a few hundred rows per call, and
-    # turning SQLite's text into datetimes is most of what that costs.
-    finished = func.coalesce(M.c.finished_at, M.c.created_at).label("finished")
-    columns = (M.c.id, M.c.gateway, M.c.status, finished, M.c.latency_ms, M.c.error)
+    columns = (A.c.id, A.c.gateway, A.c.outcome, A.c.started_at, A.c.finished_at, A.c.error)
     parts = [
-        select(*columns).where(M.c.gateway == name).order_by(M.c.id.desc()).limit(limit).subquery()
+        select(*columns).where(A.c.gateway == name).order_by(A.c.id.desc()).limit(limit).subquery()
         for name in gateways
     ]
-    statement = union_all(*(select(part) for part in parts))
-    for ident, name, status, end, latency, error in tx.execute(statement):
-        if status in WAITING or CIRCUIT_OPEN in (error or ""):
-            continue
-        end = _aware(end)
-        took = float(latency or 0.0)
-        found[name].append(
-            (
-                ident,
-                Attempt(
-                    ok=status != "failed",
-                    started_at=end - timedelta(milliseconds=took),
-                    finished_at=end,
-                    latency_ms=took,
-                    error=error or "",
-                ),
-            )
+    found: dict[str, list[tuple[int, Attempt]]] = {name: [] for name in gateways}
+    for ident, name, outcome, started, finished, error in tx.execute(
+        union_all(*(select(part) for part in parts))
+    ):
+        if not outcome or finished is None or _no_evidence(error or ""):
+            continue  # in flight, skipped by the breaker, or its process died
+        begin, end = _aware(started), _aware(finished)
+        attempt = Attempt(
+            ok=outcome == "accepted",
+            started_at=begin,
+            finished_at=end,
+            latency_ms=(end - begin).total_seconds() * 1000,
+            error=error or "",
         )
+        found[name].append((ident, attempt))
     return {
         name: [attempt for _, attempt in sorted(rows, key=lambda r: r[0], reverse=True)]
         for name, rows in found.items()
@@ -83,14 +86,19 @@ def recent_attempts_of(
 
 def last_failure(tx: Session, gateway: str) -> tuple[str, datetime] | None:
     row = tx.execute(
-        select(M.c.error, M.c.finished_at, M.c.created_at)
-        .where(M.c.gateway == gateway, M.c.status == "failed")
-        .order_by(M.c.id.desc())
+        select(A.c.error, A.c.finished_at)
+        .where(
+            A.c.gateway == gateway,
+            A.c.outcome.in_(FAILED),
+            A.c.finished_at.is_not(None),
+            *(A.c.error.not_like(f"%{mark}%") for mark in NOT_EVIDENCE),
+        )
+        .order_by(A.c.id.desc())
         .limit(1)
     ).first()
     if row is None:
         return None
-    return row[0] or "", _aware(row[1] or row[2])
+    return row[0] or "", _aware(row[1])
 
 
 def gateway_names(tx: Session) -> list[str]:

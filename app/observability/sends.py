@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
+from contextvars import ContextVar
 
 from app.db.health_repo import CIRCUIT_OPEN
 from app.observability import context, metrics
@@ -17,12 +19,19 @@ from app.observability.metrics import SendOutcome
 from providers.base import SendError
 
 log = logging.getLogger("smsgw.send")
+# When the engine began driving the message this task drives (perf_counter).
+_started: ContextVar[float] = ContextVar("smsgw_message_started", default=0.0)
 _CODES = re.compile(r"\d{4,}")
 
 
 def hide(phone: str, text: str) -> None:
     """Keep a send's number, its text and any code in the text out of the log."""
     context.hide(phone, text, *_CODES.findall(text))
+
+
+def message_started() -> None:
+    """The engine begins driving a message in this task: its duration counts from here."""
+    _started.set(time.perf_counter())
 
 
 def attempt_finished(gateway: str, error: BaseException | None, seconds: float) -> None:
@@ -34,13 +43,17 @@ def attempt_finished(gateway: str, error: BaseException | None, seconds: float) 
 def message_finished(
     gateway: str,
     outcome: SendOutcome,
-    seconds: float,
+    seconds: float | None,
     message_id: int | asyncio.Future[int] | None,
     *,
     error: str = "",
     source: str = "",
 ) -> None:
-    """Count the message and log it with its id (at once, or when its row is written)."""
+    """Count the message and log it with its id (at once, or when its row is written);
+    `seconds` None: since `message_started` in this task."""
+    if seconds is None:
+        started = _started.get()
+        seconds = time.perf_counter() - started if started else 0.0
     metrics.send(gateway, outcome, seconds)
     fields = {
         "gateway": gateway,

@@ -13,20 +13,23 @@ import secrets
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 
 from sqlalchemy.orm import Session
 
 from app.db import login_repo
 from app.db.login_repo import LoginToken, OpenChallenge
 from app.db.tables import utcnow
-from app.errors import NotFound
+from app.delivery import config as delivery_config
+from app.delivery import intake
+from app.delivery.content import challenge_text
+from app.delivery.intake import parse_route
 from app.observability.logins import observe_login
 from app.runtime import Runtime
 from app.schemas.validate import ChallengeInfo, CheckDetail, CheckIn, TriggerIn
 from app.security import hotp
 from app.security.passwords import DUMMY_HASH, admission, verify_password
-from app.services import audit, dispatch, system_config
+from app.services import audit, system_config
 
 CHALLENGE_MESSAGE = "Enter the OTP from the SMS:"
 SMS_FAILED = "The PIN was correct, but the SMS could not be sent!"
@@ -63,7 +66,6 @@ class _Subject:
     realm: str = ""
     ip: str = ""
     serials: list[str] = field(default_factory=list)
-    messages: list[dict[str, Any]] = field(default_factory=list)  # the SMS it sent
 
 
 def _detail(message: str, **extra: object) -> CheckDetail:
@@ -121,7 +123,8 @@ async def _audit(rt: Runtime, subject: _Subject, outcome: Outcome, action: str) 
         user=subject.user,
         realm=subject.realm,
     )
-    await audit.note_login(rt, row, subject.messages)
+    # A challenge's SMS is an outbox row already, written with the challenge itself.
+    await audit.note_login(rt, row, [])
 
 
 async def check(rt: Runtime, form: CheckIn, ip: str) -> Outcome:
@@ -148,7 +151,7 @@ async def trigger(rt: Runtime, form: TriggerIn, ip: str) -> Outcome:
         locked = any(t.locked(cleared_before) for t in tokens)
         outcome = _reject(LOCKED if locked else DISABLED)
     else:
-        outcome = await _start_challenges(rt, subject, usable, "trigger")
+        outcome = await _start_challenges(rt, usable, "trigger")
     observe_login(outcome.authentication, outcome.detail.message, outcome.challenges, "trigger")
     await _audit(rt, subject, outcome, "validate_triggerchallenge")
     return outcome
@@ -234,7 +237,7 @@ async def _pin_or_pin_otp(rt: Runtime, subject: _Subject, form: CheckIn) -> Outc
         keep = {*(t.serial for t, _ in guess.otp_wrong), *(t.serial for t in guess.pin_only)}
         await _give_back(rt, [s for s in serials if s not in keep])
     if guess.pin_only:
-        return await _start_challenges(rt, subject, guess.pin_only, "challenge", give_back=True)
+        return await _start_challenges(rt, guess.pin_only, "challenge", give_back=True)
     if len(guess.otp_wrong) == 1 and _previous_otp(rt, *guess.otp_wrong[0]):
         return _reject(WRONG_OTP + PREVIOUS_OTP)
     return _reject(WRONG_OTP if guess.otp_wrong else WRONG_PIN)
@@ -298,7 +301,6 @@ def _previous_otp(rt: Runtime, token: LoginToken, otp: str) -> bool:
 
 async def _start_challenges(
     rt: Runtime,
-    subject: _Subject,
     tokens: list[LoginToken],
     source: str,
     *,
@@ -307,10 +309,7 @@ async def _start_challenges(
     config = await system_config.sms(rt)
     transaction_id = f"{secrets.randbelow(10**20):020d}"
     sent = await asyncio.gather(
-        *(
-            _challenge_one(rt, subject, token, transaction_id, source, config, give_back)
-            for token in tokens
-        )
+        *(_challenge_one(rt, token, transaction_id, source, config, give_back) for token in tokens)
     )
     started = [token for token, ok in zip(tokens, sent, strict=True) if ok]
     if not started:
@@ -346,24 +345,26 @@ async def _start_challenges(
 
 async def _challenge_one(
     rt: Runtime,
-    subject: _Subject,
     token: LoginToken,
     transaction_id: str,
     source: str,
     config: system_config.SmsConfig,
     give_back: bool,
 ) -> bool:
-    """Reserve a counter, store the challenge, send the OTP; undo the challenge if it fails.
+    """Reserve a counter, store the challenge and its outbox message in one transaction,
+    then send inline (sync) or leave it to the sender (sms.async); whether it goes out.
 
     With give_back the right PIN's reserved failure is returned in the same transaction."""
-    gateway = token.sms_identifier or config.identifier
-    if not gateway:
+    route = parse_route(token.sms_identifier or config.identifier)
+    if not route:
         if give_back:
             await _give_back(rt, [token.serial])
         return False
+    delivery = delivery_config.parse(await system_config.values(rt))
     now = utcnow()
+    expires_at = now + timedelta(seconds=config.provider_timeout)
 
-    def open_challenge(tx: Session) -> tuple[int, int]:
+    def open_challenge(tx: Session) -> tuple[intake.Admitted, int]:
         if give_back:
             login_repo.give_back(tx, [token.serial])
         counter = login_repo.reserve_counter(tx, token.serial)
@@ -375,33 +376,33 @@ async def _challenge_one(
             serial=token.serial,
             counter=counter,
             created_at=now,
-            expires_at=now + timedelta(seconds=config.provider_timeout),
+            expires_at=expires_at,
         )
-        return challenge_id, counter
+        admitted = intake.admit(
+            tx,
+            rt.box,
+            rt.delivery,
+            route=route,
+            phone=token.phone,
+            deadline=expires_at - delivery_config.margin(delivery, config.provider_timeout),
+            inline=not delivery.async_challenges and intake.can_send_inline(rt, route),
+            now=now,
+            source=source,
+            challenge_id=challenge_id,
+            serial=token.serial,
+            transaction_id=transaction_id,
+        )
+        return admitted, counter
 
-    challenge_id, counter = await rt.db.write(open_challenge)
-    otp = hotp.hotp(_key(rt, token), counter, token.otplen)
-    text = (
-        config.text.replace("<otp>", otp)
-        .replace("{otp}", otp)
-        .replace("{serial}", token.serial)
-        .replace("{user}", token.username)
-        .replace("{realm}", token.realm)
-    )
-    outgoing = dispatch.Outgoing(
-        gateway=gateway,
-        phone=token.phone,
-        message=text,
-        source=source,
+    admitted, counter = await rt.db.write(open_challenge)
+    text = challenge_text(
+        config.text,
+        key=_key(rt, token),
+        counter=counter,
+        otplen=token.otplen,
         serial=token.serial,
-        transaction_id=transaction_id,
+        user=token.username,
+        realm=token.realm,
     )
-    try:
-        message = await dispatch.deliver(rt, outgoing)
-        subject.messages.append(message)
-        delivered = bool(message["status"] == "sent")
-    except NotFound:
-        delivered = False  # the token's gateway was deleted
-    if not delivered:
-        await rt.db.write(lambda tx: login_repo.drop_challenge(tx, challenge_id))
-    return delivered
+    result = await intake.settle(rt, admitted, delivery, text, wait=not delivery.async_challenges)
+    return result.status in ("sent", "queued")

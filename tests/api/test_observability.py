@@ -8,7 +8,7 @@ import httpx
 import pytest
 from sqlalchemy import insert
 
-from app.db.tables import MessageLog, utcnow
+from app.db.tables import DeliveryAttempt, MessageLog, utcnow
 from app.services import circuit
 from tests.api.sms_login import check, enrol, gateway_to_sink, last_otp
 from tests.api.test_sms import make_gateway
@@ -182,10 +182,18 @@ async def test_five_failures_in_a_row_open_the_circuit_and_metrics_say_so(
 
 
 async def failed_attempts(runtime, gateway: str, at: datetime, count: int) -> None:
-    """Attempts that failed at `at`, written as the sender writes them."""
-    row = {"gateway": gateway, "phone": "+491***67", "status": "failed", "error": "x"}
-    rows = [{**row, "created_at": at, "finished_at": at}] * count
-    await runtime.db.write(lambda tx: tx.execute(insert(MessageLog), rows))
+    """Attempts that failed at `at`, written as the delivery engine writes them."""
+    row = {
+        "gateway": gateway,
+        "node": "elsewhere:1",
+        "started_at": at,
+        "finished_at": at,
+        "outcome": "retryable",
+        "error": f"{gateway}: http_503: busy",
+        "provider_ids": "",
+        "parts": 0,
+    }
+    await runtime.db.write(lambda tx: tx.execute(insert(DeliveryAttempt), [row] * count))
 
 
 async def test_a_half_open_circuit_lets_one_probe_through(admin_api, runtime):
