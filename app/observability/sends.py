@@ -1,8 +1,8 @@
 """The calls a sender makes when an attempt and a message end: metrics and the log line.
 
-Today app/services/dispatch.py sends once per message, so an attempt's end is also its
-message's end; the delivery engine calls `attempt_finished` per attempt and
-`message_finished` at a message's final state.
+The delivery engine (app/delivery/engine.py) calls `message_started` when it takes a
+message up, `attempt_finished` after each try of a gateway and `message_finished` at the
+message's final state.
 """
 
 from __future__ import annotations
