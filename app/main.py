@@ -26,6 +26,7 @@ from app.services.batch_writer import BatchWriter
 from app.services.cache import TtlCache
 from app.services.provider_pool import ProviderPool
 from app.settings import Settings, get_settings
+from app.traffic.state import Traffic
 from providers.base import ProviderContext
 
 log = logging.getLogger("smsgw")
@@ -78,6 +79,7 @@ def build_runtime(settings: Settings) -> Runtime:
         gateway_cache=TtlCache(settings.cache_seconds),
         policy_cache=TtlCache(settings.cache_seconds),
         config_cache=TtlCache(settings.cache_seconds),
+        traffic=Traffic(db, settings.cache_seconds),
     )
 
 

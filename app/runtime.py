@@ -12,6 +12,7 @@ from app.services.batch_writer import BatchWriter
 from app.services.cache import TtlCache
 from app.services.provider_pool import GatewayConfig, ProviderPool
 from app.settings import Settings
+from app.traffic.state import Traffic
 from providers.base import ProviderContext
 
 
@@ -28,3 +29,4 @@ class Runtime:
     gateway_cache: TtlCache[str, GatewayConfig]
     policy_cache: TtlCache[str, list[Policy]]
     config_cache: TtlCache[str, dict[str, str]]
+    traffic: Traffic  # limits and pumping defences

@@ -18,10 +18,13 @@ from app.runtime import Runtime
 from app.schemas.sms import MessageOut
 from app.services import gateways
 from app.services.phone import mask
+from app.traffic.gateway_limits import GatewayThrottled, admitted
 from providers.base import SendError
 from providers.registry import OptionsInvalid, UnknownProvider
 
 log = logging.getLogger("smsgw.dispatch")
+# How long a send may wait for its gateway's rate, daily cap or concurrency to let it go.
+_MAX_WAIT = 10.0
 MESSAGES = MessageLog.__table__  # type: ignore[attr-defined]
 
 
@@ -69,11 +72,13 @@ async def _attempt(rt: Runtime, outgoing: Outgoing) -> dict[str, Any]:
     ids: list[str] = []
     parts, error = 0, ""
     try:
-        async with rt.pool.lease(config) as provider:
+        async with admitted(rt, config, _MAX_WAIT), rt.pool.lease(config) as provider:
             result = await provider.send(outgoing.phone, outgoing.message)
         ids, parts = result.message_ids, result.parts
     except SendError as exc:
         error = f"{exc.code}: {exc.message}"
+    except GatewayThrottled as exc:
+        error = f"throttled: {exc.reason}"
     except (OptionsInvalid, UnknownProvider) as exc:
         # Stored before validation existed, or its provider was removed: fail, don't crash.
         error = f"gateway definition unusable: {exc}"

@@ -12,12 +12,15 @@ from app.services import dispatch
 from app.services.audit import Caller
 from app.services.paging import neighbours
 from app.services.phone import normalise
+from app.traffic.guard import check_send
 
 
 async def send(rt: Runtime, form: SmsIn, caller: Caller) -> MessageOut:
     """Send and answer the log record; a failed send is a 502 naming the gateway."""
+    phone = normalise(form.phone)
+    await check_send(rt, phone, caller.name, caller.ip)
     outgoing = dispatch.Outgoing(
-        gateway=form.gateway, phone=normalise(form.phone), message=form.message, source="api"
+        gateway=form.gateway, phone=phone, message=form.message, source="api"
     )
     record = await dispatch.send(rt, outgoing)
     if record.status == "failed":

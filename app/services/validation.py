@@ -13,7 +13,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from sqlalchemy import Connection
@@ -28,6 +28,7 @@ from app.security import hotp
 from app.security.passwords import verify_password
 from app.services import dispatch, system_config
 from app.services.audit import note
+from app.traffic import guard
 
 CHALLENGE_MESSAGE = "Enter the OTP from the SMS:"
 SMS_FAILED = "The PIN was correct, but the SMS could not be sent!"
@@ -129,7 +130,7 @@ async def trigger(rt: Runtime, form: TriggerIn, ip: str) -> Outcome:
     elif not usable:
         outcome = _reject(LOCKED if any(t.locked for t in tokens) else DISABLED)
     else:
-        outcome = await _start_challenges(rt, usable, "trigger")
+        outcome = await _start_challenges(rt, usable, "trigger", ip)
     await _audit(rt, subject, outcome, "validate_triggerchallenge")
     return outcome
 
@@ -152,6 +153,7 @@ async def _answer_challenge(rt: Runtime, subject: _Subject, form: CheckIn) -> Ou
         for challenge, token in live:
             if _otp_right(rt, token, challenge, otp):
                 if login_repo.answer(tx, challenge.id, token.serial, challenge.counter):
+                    guard.count_answer(tx, token.phone, rt.traffic.clock())
                     return _accepted(token), serials
                 break  # another request answered it first: this one is a failure
         if not live:
@@ -174,11 +176,25 @@ def _accepted(token: LoginToken) -> Outcome:
 async def _accept(rt: Runtime, token: LoginToken, challenge: OpenChallenge) -> Outcome:
     def settle(tx: Connection) -> bool:
         if login_repo.answer(tx, challenge.id, token.serial, challenge.counter):
+            guard.count_answer(tx, token.phone, rt.traffic.clock())
             return True
         login_repo.count_failure(tx, [token.serial])  # answered by another request first
         return False
 
     return _accepted(token) if await rt.db.write_sql(settle) else _reject(NO_MATCH)
+
+
+async def _settle_traffic(
+    rt: Runtime,
+    token: LoginToken,
+    ip: str,
+    hits: list[guard.Hit],
+    refused: guard.Refused | None,
+) -> None:
+    await guard.settle(
+        rt, hits, refused, actor=token.username, client_ip=ip, serial=token.serial,
+        user=token.username, realm=token.realm,
+    )  # fmt: skip
 
 
 async def _count_failures(rt: Runtime, serials: list[str]) -> None:
@@ -231,33 +247,47 @@ async def _pin_or_pin_otp(rt: Runtime, subject: _Subject, form: CheckIn) -> Outc
     if pin_only:
         if all(t.locked for t in pin_only):
             return _reject(LOCKED, serial=pin_only[0].serial)
-        return await _start_challenges(rt, [t for t in pin_only if not t.locked], "challenge")
+        unlocked = [t for t in pin_only if not t.locked]
+        return await _start_challenges(rt, unlocked, "challenge", subject.ip)
     await _count_failures(rt, [t.serial for t in active])
     return _reject(WRONG_OTP if pin_right_otp_wrong else WRONG_PIN)
 
 
-async def _start_challenges(rt: Runtime, tokens: list[LoginToken], source: str) -> Outcome:
+async def _start_challenges(
+    rt: Runtime, tokens: list[LoginToken], source: str, ip: str
+) -> Outcome:
     config = await system_config.sms(rt)
     transaction_id = f"{secrets.randbelow(10**20):020d}"
-    sent = await asyncio.gather(
-        *(_challenge_one(rt, token, transaction_id, source, config) for token in tokens)
+    results = await asyncio.gather(
+        *(_challenge_one(rt, token, transaction_id, source, config, ip) for token in tokens)
     )
-    started = [token for token, ok in zip(tokens, sent, strict=True) if ok]
+    started: list[tuple[LoginToken, str, datetime]] = []
+    refusals: list[guard.Refused] = []
+    for token, result in zip(tokens, results, strict=True):
+        if isinstance(result, guard.Refused):
+            if result.kind == "cooldown":  # the open challenge is answered again
+                opened = datetime.fromtimestamp(result.started_at, UTC)
+                started.append((token, result.transaction_id, opened))
+            else:
+                refusals.append(result)
+        elif result:
+            started.append((token, transaction_id, utcnow()))
     if not started:
-        return _reject(SMS_FAILED)
-    valid_until = (utcnow() + timedelta(seconds=config.provider_timeout)).isoformat()
+        return _reject(refusals[0].message if refusals else SMS_FAILED)
+    timeout = timedelta(seconds=config.provider_timeout)
+    valid_until = (min(opened for _, _, opened in started) + timeout).isoformat()
     challenges = [
-        ChallengeInfo(serial=t.serial, transaction_id=transaction_id, message=CHALLENGE_MESSAGE)
-        for t in started
+        ChallengeInfo(serial=t.serial, transaction_id=tid, message=CHALLENGE_MESSAGE)
+        for t, tid, _ in started
     ]
     outcome = Outcome(
         "CHALLENGE",
         _detail(
             CHALLENGE_MESSAGE,
-            serial=started[0].serial,
+            serial=started[0][0].serial,
             type="sms",
-            transaction_id=transaction_id,
-            transaction_ids=[transaction_id] * len(started),
+            transaction_id=started[0][1],
+            transaction_ids=[tid for _, tid, _ in started],
             multi_challenge=challenges,
             messages=[CHALLENGE_MESSAGE] * len(started),
             attributes={"valid_until": valid_until},
@@ -275,15 +305,27 @@ async def _challenge_one(
     transaction_id: str,
     source: str,
     config: system_config.SmsConfig,
-) -> bool:
-    """Reserve a counter, store the challenge, send the OTP; undo the challenge if it fails."""
+    ip: str,
+) -> bool | guard.Refused:
+    """Pass traffic control, reserve a counter, store the challenge, send the OTP; undo the
+    challenge if the send fails. A refusal by traffic control comes back, nothing written."""
     gateway = token.sms_identifier or config.identifier
     if not gateway:
         return False
     now = utcnow()
     purge = _purge_due()
+    who = token.username + "@" + token.realm if token.username else token.serial
+    try:
+        plan = await guard.plan(
+            rt, phone=token.phone, user=who, ip=ip, serial=token.serial,
+            transaction_id=transaction_id,
+        )  # fmt: skip
+    except guard.Refused as refused:
+        await _settle_traffic(rt, token, ip, refused.hits, refused)
+        return refused
 
-    def open_challenge(tx: Connection) -> tuple[int, int]:
+    def open_challenge(tx: Connection) -> tuple[int, int, list[guard.Hit]]:
+        hits = plan.admit(tx)  # raises Refused: this transaction writes nothing
         if purge:
             login_repo.purge_expired(tx, now - _KEEP_EXPIRED)
         counter = login_repo.reserve_counter(tx, token.serial)
@@ -297,9 +339,15 @@ async def _challenge_one(
             created_at=now,
             expires_at=now + timedelta(seconds=config.provider_timeout),
         )
-        return challenge_id, counter
+        return challenge_id, counter, hits
 
-    challenge_id, counter = await rt.db.write_sql(open_challenge)
+    try:
+        challenge_id, counter, hits = await rt.db.write_sql(open_challenge)
+    except guard.Refused as refused:
+        await _settle_traffic(rt, token, ip, refused.hits, refused)
+        return refused
+    if hits:
+        await _settle_traffic(rt, token, ip, hits, None)
     otp = hotp.hotp(_key(rt, token), counter, token.otplen)
     text = (
         config.text.replace("<otp>", otp)
