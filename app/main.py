@@ -10,7 +10,18 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app import __version__
-from app.api import audit, auth, health, policy, sms, smsgateway, system, token, validate
+from app.api import (
+    audit,
+    auth,
+    health,
+    policy,
+    sms,
+    smsgateway,
+    system,
+    token,
+    traffic,
+    validate,
+)
 from app.api.body import BodyMiddleware
 from app.api.docs import install_docs
 from app.api.envelope import install_handlers
@@ -40,6 +51,7 @@ TAGS = [
     {"name": "system", "description": "sms.* configuration"},
     {"name": "policy", "description": "Admin policies"},
     {"name": "audit", "description": "The audit trail"},
+    {"name": "traffic", "description": "Pumping defences and per-gateway limits"},
     {"name": "health", "description": "Liveness"},
 ]
 
@@ -118,4 +130,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # /validate first: every login is matched against the routes in this order.
     for module in (validate, auth, smsgateway, sms, token, system, policy, audit, health):
         app.include_router(module.router)
+    app.include_router(traffic.router)
     return app

@@ -24,6 +24,10 @@ ADMIN_ACTIONS = (
     "sms_send",
     "messagelist",
     "auditlog",
+    "traffic_read",
+    "traffic_write",
+    "gatewaylimit_read",
+    "gatewaylimit_write",
 )
 
 

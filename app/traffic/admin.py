@@ -1,0 +1,238 @@
+"""What admins do with traffic control: rules, Geo permissions, the safe list, settings,
+counters and blocks, gateway limits. Every write is audited; bad input never gets here
+(the models refuse it with a 400 naming the field)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, Field
+from sqlalchemy import Connection, delete, select
+
+from app.db.tables import Gateway
+from app.errors import NotFound, ParameterError
+from app.services.audit import Caller, note
+from app.traffic import gateway_limits, repo
+from app.traffic.gateway_limits import LimitsIn, LimitsOut, default_limits
+from app.traffic.settings import (
+    DEFAULT_NAMES,
+    HIGH_RISK_PRESET,
+    RULE_NAME,
+    CountryIn,
+    Permission,
+    RuleIn,
+    RuleOut,
+    SafeIn,
+    TrafficSettingsIn,
+    merged_rules,
+)
+
+if TYPE_CHECKING:
+    from app.runtime import Runtime
+
+GATEWAY = Gateway.__table__  # type: ignore[attr-defined]
+
+
+class CounterOut(BaseModel):
+    rule: str
+    subject: str
+    hits: int
+    answered: int
+    started_at: float = Field(description="Seconds since the epoch")
+    expires_at: float
+    blocked_until: float | None
+    strikes: int
+
+
+class PresetIn(BaseModel):
+    preset: str = Field("high_risk", pattern="^high_risk$")
+    permission: Permission = "monitor"
+
+
+async def _audited(rt: Runtime, caller: Caller, action: str, target: str) -> None:
+    await note(rt, action=action, success=True, actor=caller.name, target=target,
+               client_ip=caller.ip)  # fmt: skip
+
+
+async def _write(
+    rt: Runtime, caller: Caller, action: str, target: str, work: Callable[[Connection], object]
+) -> int:
+    result = await rt.db.write_sql(work)
+    rt.traffic.changed()
+    await _audited(rt, caller, action, target)
+    return result if isinstance(result, int) else 0
+
+
+async def rules(rt: Runtime) -> list[RuleOut]:
+    stored = await rt.db.read_sql(lambda tx: repo.load_policy(tx)[0])
+    return merged_rules(stored)
+
+
+async def save_rule(rt: Runtime, rule: RuleIn, caller: Caller) -> str:
+    await _write(
+        rt, caller, "traffic_write", f"rule {rule.name}", lambda tx: repo.save_rule(tx, rule)
+    )
+    return rule.name
+
+
+def _rule_name(name: str) -> str:
+    if not re.fullmatch(RULE_NAME, name):
+        raise ParameterError(f"ERR905: Invalid parameter: name: {name[:64]!r} is not a rule name")
+    return name
+
+
+async def delete_rule(rt: Runtime, name: str, caller: Caller) -> int:
+    """Delete a rule; a built-in one returns to its default."""
+    _rule_name(name)
+    deleted = await _write(
+        rt, caller, "traffic_write", f"rule {name}", lambda tx: repo.delete_rule(tx, name)
+    )
+    if not deleted and name not in DEFAULT_NAMES:
+        raise NotFound(f"The traffic rule {name!r} does not exist")
+    return deleted
+
+
+async def countries(rt: Runtime) -> list[CountryIn]:
+    policy = await rt.db.read_sql(lambda tx: repo.load_policy(tx)[1])
+    return sorted(policy.countries.values(), key=lambda c: c.code)
+
+
+async def save_country(rt: Runtime, country: CountryIn, caller: Caller) -> str:
+    await _write(rt, caller, "traffic_write", f"country {country.code}",
+                 lambda tx: repo.save_country(tx, country))  # fmt: skip
+    return country.code
+
+
+async def apply_preset(rt: Runtime, form: PresetIn, caller: Caller) -> int:
+    """Give every country of the preset the permission (monitor by default)."""
+    entries = [CountryIn(code=code, permission=form.permission) for code in HIGH_RISK_PRESET]
+
+    def work(tx: Connection) -> int:
+        for entry in entries:
+            repo.save_country(tx, entry)
+        return len(entries)
+
+    return await _write(rt, caller, "traffic_write", f"preset {form.preset}", work)
+
+
+async def delete_country(rt: Runtime, code: str, caller: Caller) -> int:
+    code = CountryIn(code=code, permission="allow").code  # 400 if no such country
+    return await _write(rt, caller, "traffic_write", f"country {code}",
+                        lambda tx: repo.delete_country(tx, code))  # fmt: skip
+
+
+async def safe_list(rt: Runtime) -> list[SafeIn]:
+    return await rt.db.read_sql(repo.safe_list)
+
+
+async def save_safe(rt: Runtime, entry: SafeIn, caller: Caller) -> str:
+    await _write(
+        rt, caller, "traffic_write", f"safe {entry.entry}", lambda tx: repo.save_safe(tx, entry)
+    )
+    return entry.entry
+
+
+async def delete_safe(rt: Runtime, entry: str, caller: Caller) -> int:
+    entry = SafeIn(entry=entry).entry
+    return await _write(
+        rt, caller, "traffic_write", f"safe {entry}", lambda tx: repo.delete_safe(tx, entry)
+    )
+
+
+async def settings(rt: Runtime) -> TrafficSettingsIn:
+    return await rt.db.read_sql(lambda tx: repo.load_policy(tx)[1].settings)
+
+
+async def save_settings(rt: Runtime, form: TrafficSettingsIn, caller: Caller) -> TrafficSettingsIn:
+    await _write(rt, caller, "traffic_write", "settings", lambda tx: repo.save_settings(tx, form))
+    return form
+
+
+def _counter(row: object) -> CounterOut:
+    return CounterOut.model_validate(row, from_attributes=True)
+
+
+async def counters(
+    rt: Runtime, rule: str | None, subject: str | None, limit: int
+) -> list[CounterOut]:
+    now = rt.traffic.clock()
+    rows = await rt.db.read_sql(lambda tx: repo.counters(tx, now, rule, subject, limit))
+    return [_counter(r) for r in rows]
+
+
+async def blocks(rt: Runtime) -> list[CounterOut]:
+    now = rt.traffic.clock()
+    return [_counter(r) for r in await rt.db.read_sql(lambda tx: repo.blocks(tx, now))]
+
+
+async def lift(rt: Runtime, rule: str, subject: str, caller: Caller) -> int:
+    now = rt.traffic.clock()
+    lifted = await _write(rt, caller, "traffic_write", f"lift {rule} {subject}",
+                          lambda tx: repo.lift(tx, rule, subject, now))  # fmt: skip
+    if not lifted:
+        raise NotFound(f"No active block of {rule!r} on {subject[:40]!r}")
+    return lifted
+
+
+# Gateway limits
+
+
+def _gateway_module(tx: Connection, name: str) -> str:
+    module = tx.execute(select(GATEWAY.c.module).where(GATEWAY.c.name == name)).scalar()
+    if module is None:
+        raise NotFound(f"SMS gateway {name[:100]!r} does not exist")
+    return str(module)
+
+
+def _limits_out(tx: Connection, name: str, module: str, now: float) -> LimitsOut:
+    row = tx.execute(select(repo.LIMIT).where(repo.LIMIT.c.gateway == name)).first()
+    if row is None:
+        defaults = default_limits(module)
+        return LimitsOut(gateway=name, default=True, max_concurrency=defaults.max_concurrency)
+    sent = row.day_count if row.day == int(now // gateway_limits.DAY) else 0
+    return LimitsOut(
+        gateway=name, default=False, max_concurrency=row.max_concurrency, rate=row.rate,
+        burst=row.burst, daily_cap=row.daily_cap, sent_today=sent,
+    )  # fmt: skip
+
+
+async def gateway_limits_list(rt: Runtime) -> list[LimitsOut]:
+    now = rt.traffic.clock()
+
+    def read(tx: Connection) -> list[LimitsOut]:
+        gateways = tx.execute(select(GATEWAY.c.name, GATEWAY.c.module).order_by(GATEWAY.c.name))
+        return [_limits_out(tx, name, module, now) for name, module in gateways]
+
+    return await rt.db.read_sql(read)
+
+
+async def gateway_limits_of(rt: Runtime, name: str) -> LimitsOut:
+    now = rt.traffic.clock()
+    return await rt.db.read_sql(lambda tx: _limits_out(tx, name, _gateway_module(tx, name), now))
+
+
+async def save_gateway_limits(rt: Runtime, name: str, form: LimitsIn, caller: Caller) -> LimitsOut:
+    now = rt.traffic.clock()
+
+    def work(tx: Connection) -> LimitsOut:
+        module = _gateway_module(tx, name)
+        gateway_limits.save(tx, name, form)
+        return _limits_out(tx, name, module, now)
+
+    saved = await rt.db.write_sql(work)
+    rt.traffic.changed()
+    await _audited(rt, caller, "gatewaylimit_write", name)
+    return saved
+
+
+async def reset_gateway_limits(rt: Runtime, name: str, caller: Caller) -> int:
+    """Back to the defaults (unlimited; a modem one at a time)."""
+
+    def work(tx: Connection) -> int:
+        _gateway_module(tx, name)
+        statement = delete(repo.LIMIT).where(repo.LIMIT.c.gateway == name)
+        return int(tx.execute(statement).rowcount)
+
+    return await _write(rt, caller, "gatewaylimit_write", name, work)
