@@ -7,7 +7,7 @@ from sqlalchemy import update
 
 from app.db.tables import Token
 from tests.api.sms_login import PHONE, check, enrol, gateway_to_sink, last_otp
-from tests.api.traffic_fixtures import Clock, audit_rows, clock, defaults  # noqa: F401
+from tests.traffic.conftest import audit_rows
 
 PIN = {"pass": "1234"}
 
@@ -44,9 +44,7 @@ async def test_a_burst_to_one_number_stops_at_the_limit_and_resumes_after_the_wi
     assert len(http_sink.requests) == 6
 
 
-async def test_the_message_names_the_rule_never_the_counts(
-    admin_api, http_sink, defaults, clock
-):
+async def test_the_message_names_the_rule_never_the_counts(admin_api, http_sink, defaults, clock):
     await gateway_to_sink(admin_api, http_sink)
     await enrol(admin_api)
     for _ in range(6):
@@ -78,9 +76,7 @@ async def test_a_pin_step_within_the_cooldown_answers_the_open_challenge_again(
     assert len(http_sink.requests) == 2
 
 
-async def test_after_the_cooldown_a_pin_step_sends_a_new_otp(
-    admin_api, http_sink, defaults, clock
-):
+async def test_after_the_cooldown_a_pin_step_sends_a_new_otp(admin_api, http_sink, defaults, clock):
     await gateway_to_sink(admin_api, http_sink)
     await enrol(admin_api)
     first = await _login(admin_api)
@@ -187,7 +183,9 @@ async def test_a_denied_country_gets_no_sms_and_a_monitored_one_is_audited(
 
 async def test_a_country_hourly_cap_blocks_beyond_it(admin_api, http_sink, defaults, clock):
     await gateway_to_sink(admin_api, http_sink)
-    await admin_api.post("/traffic/countries", {"code": "DE", "permission": "allow", "hourly_cap": 2})
+    await admin_api.post(
+        "/traffic/countries", {"code": "DE", "permission": "allow", "hourly_cap": 2}
+    )
     for n in range(3):
         await enrol(admin_api, user=f"user{n}", phone=f"+49151234567{n}")
     answers = [await _login(admin_api, f"user{n}") for n in range(3)]
@@ -211,11 +209,11 @@ async def test_a_monitored_rule_only_counts_and_audits(admin_api, http_sink, def
     ] * 2
 
 
-async def test_per_user_and_per_ip_rules_count_every_number(
-    admin_api, http_sink, defaults, clock
-):
+async def test_per_user_and_per_ip_rules_count_every_number(admin_api, http_sink, defaults, clock):
     await gateway_to_sink(admin_api, http_sink)
-    await admin_api.post("/traffic/rules", {"name": "ip_10m", "scope": "ip", "window": 600, "limit": 3})
+    await admin_api.post(
+        "/traffic/rules", {"name": "ip_10m", "scope": "ip", "window": 600, "limit": 3}
+    )
     for n in range(4):
         await enrol(admin_api, user=f"user{n}", phone=f"+49151234567{n}")
     answers = [await _login(admin_api, f"user{n}") for n in range(4)]

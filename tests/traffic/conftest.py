@@ -1,4 +1,5 @@
-"""Traffic control as shipped (the suite at large runs it quiet), and a clock the tests move."""
+"""Traffic control as shipped (the suite at large runs it quiet), and a clock the tests
+move."""
 
 from __future__ import annotations
 
