@@ -6,20 +6,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection, delete, select
 
 from app.db.tables import Gateway
-from app.errors import NotFound, ParameterError
+from app.errors import NotFound, ParameterError, SmsgwError
 from app.services.audit import Caller, note
 from app.traffic import gateway_limits, repo
 from app.traffic.gateway_limits import LimitsIn, LimitsOut, default_limits
+from app.traffic.numbers import is_country
 from app.traffic.settings import (
     DEFAULT_NAMES,
     HIGH_RISK_PRESET,
     RULE_NAME,
+    SAFE_ENTRY,
     CountryIn,
     Permission,
     RuleIn,
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
     from app.runtime import Runtime
 
 GATEWAY = Gateway.__table__  # type: ignore[attr-defined]
+T = TypeVar("T")
 
 
 class CounterOut(BaseModel):
@@ -51,18 +54,20 @@ class PresetIn(BaseModel):
     permission: Permission = "monitor"
 
 
-async def _audited(rt: Runtime, caller: Caller, action: str, target: str) -> None:
+async def _write(
+    rt: Runtime, caller: Caller, action: str, target: str, work: Callable[[Connection], T]
+) -> T:
+    """One write transaction, audited whether it works or not."""
+    try:
+        result = await rt.db.write_sql(work)
+    except SmsgwError as exc:
+        await note(rt, action=action, success=False, actor=caller.name, target=target,
+                   client_ip=caller.ip, info=exc.message[:500])  # fmt: skip
+        raise
+    rt.traffic.changed()
     await note(rt, action=action, success=True, actor=caller.name, target=target,
                client_ip=caller.ip)  # fmt: skip
-
-
-async def _write(
-    rt: Runtime, caller: Caller, action: str, target: str, work: Callable[[Connection], object]
-) -> int:
-    result = await rt.db.write_sql(work)
-    rt.traffic.changed()
-    await _audited(rt, caller, action, target)
-    return result if isinstance(result, int) else 0
+    return result
 
 
 async def rules(rt: Runtime) -> list[RuleOut]:
@@ -86,12 +91,14 @@ def _rule_name(name: str) -> str:
 async def delete_rule(rt: Runtime, name: str, caller: Caller) -> int:
     """Delete a rule; a built-in one returns to its default."""
     _rule_name(name)
-    deleted = await _write(
-        rt, caller, "traffic_write", f"rule {name}", lambda tx: repo.delete_rule(tx, name)
-    )
-    if not deleted and name not in DEFAULT_NAMES:
-        raise NotFound(f"The traffic rule {name!r} does not exist")
-    return deleted
+
+    def work(tx: Connection) -> int:
+        deleted = repo.delete_rule(tx, name)
+        if not deleted and name not in DEFAULT_NAMES:
+            raise NotFound(f"The traffic rule {name!r} does not exist")
+        return deleted
+
+    return await _write(rt, caller, "traffic_write", f"rule {name}", work)
 
 
 async def countries(rt: Runtime) -> list[CountryIn]:
@@ -118,7 +125,9 @@ async def apply_preset(rt: Runtime, form: PresetIn, caller: Caller) -> int:
 
 
 async def delete_country(rt: Runtime, code: str, caller: Caller) -> int:
-    code = CountryIn(code=code, permission="allow").code  # 400 if no such country
+    if not is_country(code.upper()):
+        raise ParameterError(f"ERR905: Invalid parameter: code: {code!r} is not a country code")
+    code = code.upper()
     return await _write(rt, caller, "traffic_write", f"country {code}",
                         lambda tx: repo.delete_country(tx, code))  # fmt: skip
 
@@ -135,7 +144,8 @@ async def save_safe(rt: Runtime, entry: SafeIn, caller: Caller) -> str:
 
 
 async def delete_safe(rt: Runtime, entry: str, caller: Caller) -> int:
-    entry = SafeIn(entry=entry).entry
+    if not SAFE_ENTRY.fullmatch(entry):
+        raise ParameterError(f"ERR905: Invalid parameter: entry: {entry[:20]!r} is malformed")
     return await _write(
         rt, caller, "traffic_write", f"safe {entry}", lambda tx: repo.delete_safe(tx, entry)
     )
@@ -169,11 +179,13 @@ async def blocks(rt: Runtime) -> list[CounterOut]:
 
 async def lift(rt: Runtime, rule: str, subject: str, caller: Caller) -> int:
     now = rt.traffic.clock()
-    lifted = await _write(rt, caller, "traffic_write", f"lift {rule} {subject}",
-                          lambda tx: repo.lift(tx, rule, subject, now))  # fmt: skip
-    if not lifted:
-        raise NotFound(f"No active block of {rule!r} on {subject[:40]!r}")
-    return lifted
+
+    def work(tx: Connection) -> int:
+        if not repo.lift(tx, rule, subject, now):
+            raise NotFound(f"No active block of {rule!r} on {subject[:40]!r}")
+        return 1
+
+    return await _write(rt, caller, "traffic_write", f"lift {rule} {subject}", work)
 
 
 # Gateway limits
@@ -221,10 +233,7 @@ async def save_gateway_limits(rt: Runtime, name: str, form: LimitsIn, caller: Ca
         gateway_limits.save(tx, name, form)
         return _limits_out(tx, name, module, now)
 
-    saved = await rt.db.write_sql(work)
-    rt.traffic.changed()
-    await _audited(rt, caller, "gatewaylimit_write", name)
-    return saved
+    return await _write(rt, caller, "gatewaylimit_write", name, work)
 
 
 async def reset_gateway_limits(rt: Runtime, name: str, caller: Caller) -> int:

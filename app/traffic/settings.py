@@ -35,7 +35,7 @@ NumberType = Literal[
 assert set(NumberType.__args__) == set(NUMBER_TYPES)  # type: ignore[attr-defined]
 
 RULE_NAME = r"^[a-z][a-z0-9_]{0,63}$"
-_PREFIX = re.compile(r"\+[1-9]\d{1,14}")
+SAFE_ENTRY = re.compile(r"\+[1-9]\d{1,14}")
 WEEK = 7 * 86400
 
 
@@ -119,7 +119,7 @@ class SafeIn(BaseModel):
     @field_validator("entry")
     @classmethod
     def _digits(cls, value: str) -> str:
-        if not _PREFIX.fullmatch(value):
+        if not SAFE_ENTRY.fullmatch(value):
             raise ValueError("a number or prefix is '+' and 2 to 15 digits, not starting with 0")
         return value
 
