@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import time
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -18,6 +19,7 @@ class Received:
     headers: CIMultiDict[str]  # case-insensitive, as HTTP headers are
     body: bytes
     peer: tuple[str, int] | None = None
+    at: float = field(default_factory=time.time)  # arrival, by the sink's own clock
 
 
 @dataclass
@@ -30,6 +32,8 @@ class HttpSink:
     url: str = ""
     count: int = 0
     record: bool = True
+    in_flight: int = 0
+    max_in_flight: int = 0
     _runner: web.AppRunner | None = None
 
     @property
@@ -45,6 +49,14 @@ class HttpSink:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
         self.count += 1
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return await self._answer(request, body)
+        finally:
+            self.in_flight -= 1
+
+    async def _answer(self, request: web.Request, body: bytes) -> web.StreamResponse:
         if self.record:
             self.requests.append(
                 Received(
