@@ -15,6 +15,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -78,37 +79,50 @@ class GatewayThrottled(Exception):
         self.retry_after = retry_after
 
 
+# Half the burst is admitted at once, the other half is kept for sends that go out late
+# (see _take_slot): at the gateway, no second sees more than rate + burst.
+_TOLERANCE = case((L.burst >= 2, L.burst * 0.5 / L.rate), else_=0.0)
 _START = case((L.tat > bindparam("now"), L.tat), else_=bindparam("now"))
 _RESERVE = (
     update(LIMIT)
     .where(
         L.gateway == bindparam("p_gateway"),
-        L.rate.is_(None) | (_START - bindparam("now") <= L.burst / L.rate + bindparam("wait")),
-        L.daily_cap.is_(None) | (L.day != bindparam("today")) | (L.day_count < L.daily_cap),
+        L.rate.is_(None) | (_START - bindparam("now") <= _TOLERANCE + bindparam("wait")),
+        L.daily_cap.is_(None)
+        | (L.day != bindparam("today"))
+        | (L.day_count + bindparam("counted") <= L.daily_cap),
     )
     .values(
         tat=case((L.rate.is_(None), L.tat), else_=_START + 1.0 / L.rate),
-        day_count=case((L.day == bindparam("today"), L.day_count + 1), else_=1),
+        day_count=case(
+            (L.day == bindparam("today"), L.day_count + bindparam("counted")),
+            else_=bindparam("counted"),
+        ),
         day=bindparam("today"),
     )
     .returning(L.tat, L.rate, L.burst)
 )
 
 
-def reserve(tx: Connection, gateway: str, now: float, max_wait: float) -> float:
-    """Take the gateway's next slot; seconds until it. GatewayThrottled if none fits."""
+def reserve(
+    tx: Connection, gateway: str, now: float, max_wait: float, *, counted: bool = True
+) -> float:
+    """Take the gateway's next slot; seconds until it. GatewayThrottled if none fits.
+
+    `counted=False` takes another slot for a send the daily cap already counted."""
     today = int(now // DAY)
     parameters = {"p_gateway": gateway, "now": now, "wait": max_wait, "today": today}
+    parameters["counted"] = int(counted)
     row = tx.execute(_RESERVE, parameters).first()
     if row is not None:
         tat, rate, burst = row
-        return 0.0 if rate is None else max(0.0, tat - (burst + 1) / rate - now)
+        return 0.0 if rate is None else max(0.0, tat - 1 / rate - tolerance(burst, rate) - now)
     state = tx.execute(select(LIMIT).where(L.gateway == gateway)).first()
     if state is None:
         return 0.0  # its limits were deleted meanwhile
     if state.daily_cap is not None and state.day == today and state.day_count >= state.daily_cap:
         raise GatewayThrottled(f"daily cap of {state.daily_cap} messages reached", None)
-    wait = max(state.tat, now) - state.burst / state.rate - now
+    wait = max(state.tat, now) - tolerance(state.burst, state.rate) - now
     raise GatewayThrottled(
         f"rate limit {state.rate:g}/s (burst {state.burst}): next slot in {wait:.2f} s", wait
     )
@@ -153,15 +167,42 @@ async def admitted(rt: Runtime, config: GatewayConfig, max_wait: float) -> Async
             ) from None
     try:
         if limits.shared:
-            remaining = max(0.0, deadline - loop.time())
-            now = rt.traffic.clock()
-            wait = await rt.db.write_sql(lambda tx: reserve(tx, config.name, now, remaining))
-            if wait > 0:
-                await asyncio.sleep(wait)  # our own slot: it is the wait, not a poll
+            await _take_slot(rt, config.name, limits, deadline)
         yield
     finally:
         if semaphore is not None:
             semaphore.release()
+
+
+def tolerance(burst: int, rate: float) -> float:
+    """How far ahead of its rate a gateway may be sent to (GCRA's tau): half the burst."""
+    return burst * 0.5 / rate if burst >= 2 else 0.0
+
+
+def lateness(burst: int, rate: float) -> float:
+    """How late a send may go out on its slot: the other half of the burst, or one interval."""
+    return max(1.0, burst * 0.5) / rate
+
+
+async def _take_slot(rt: Runtime, gateway: str, limits: Limits, deadline: float) -> None:
+    """Wait for a slot of the gateway's rate. A send that wakes later than its slot allows
+    (a busy process) takes a new slot rather than go out beside the sends of the next slots:
+    the gateway, not just the database, sees at most rate + burst in any second (rate + 1
+    with no burst)."""
+    loop = asyncio.get_running_loop()
+    counted = True
+    while True:
+        remaining = max(0.0, deadline - loop.time())
+        now = rt.traffic.clock()
+        wait = await rt.db.write_sql(partial(reserve, gateway=gateway, now=now,
+                                             max_wait=remaining, counted=counted))  # fmt: skip
+        counted = False
+        if wait > 0:
+            await asyncio.sleep(wait)  # our own slot: the wait, not a poll
+        if limits.rate is None:
+            return
+        if rt.traffic.clock() - (now + wait) <= lateness(limits.burst, limits.rate):
+            return
 
 
 def save(tx: Connection, gateway: str, limits: LimitsIn) -> None:
