@@ -58,11 +58,8 @@ def upgrade() -> None:
         sa.Column("blocked_until", sa.Float(), nullable=True),
         sa.Column("strikes", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("rule", "subject"),
+        sqlite_with_rowid=False,
     )
-    with op.batch_alter_table("traffic_counter", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_traffic_counter_expires_at"), ["expires_at"], unique=False
-        )
     op.create_table(
         "gateway_limit",
         sa.Column("gateway", sa.String(length=255), nullable=False),
@@ -78,8 +75,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("traffic_counter", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_traffic_counter_expires_at"))
     for table in (
         "gateway_limit",
         "traffic_counter",

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Insert, bindparam, case, delete, select, tuple_, update
+from sqlalchemy import Connection, TextClause, bindparam, delete, select, text, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.db.tables import (
@@ -58,42 +58,39 @@ class Count:
     strikes: int
 
 
-_COUNT_COLUMNS = [K.rule, K.subject, K.hits, K.answered, K.ref, K.started_at]
-_COUNT_COLUMNS += [K.blocked_until, K.strikes]
-
-
 def _dialect_insert(dialect: str) -> Any:
     return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
+# Written out rather than built with insert().on_conflict_do_update(): SQLAlchemy does not
+# cache the compiled form of that construct, and compiling it costs ~10x running it. Both
+# SQLite (3.35+) and PostgreSQL speak this SQL.
+_OVER = "traffic_counter.expires_at <= excluded.started_at"  # the last window has ended
+
+
 @lru_cache(maxsize=64)
-def _count_statement(dialect: str, rows: int) -> Insert:
-    values = [
-        {
-            "rule": bindparam(f"rule{i}"),
-            "subject": bindparam(f"subject{i}"),
-            "started_at": bindparam("now"),
-            "expires_at": bindparam(f"expires{i}"),
-            "hits": 1,
-            "answered": 0,
-            "ref": bindparam(f"ref{i}"),
-            "strikes": 0,
-        }
-        for i in range(rows)
-    ]
-    statement = _dialect_insert(dialect)(COUNTER).values(values)
-    new = statement.excluded
-    over = K.expires_at <= new.started_at  # the window ended: this hit starts a new one
-    return statement.on_conflict_do_update(  # type: ignore[no-any-return]
-        index_elements=[K.rule, K.subject],
-        set_={
-            "hits": case((over, 1), else_=K.hits + 1),
-            "answered": case((over, 0), else_=K.answered),
-            "started_at": case((over, new.started_at), else_=K.started_at),
-            "expires_at": case((over, new.expires_at), else_=K.expires_at),
-            "ref": case((over, new.ref), else_=K.ref),
-        },
-    ).returning(*_COUNT_COLUMNS)
+def _count_statement(rows: int) -> TextClause:
+    values = ", ".join(
+        f"(:rule{i}, :subject{i}, :now, :expires{i}, 1, 0, :ref{i}, 0)" for i in range(rows)
+    )
+    restart = {
+        "hits": ("1", "traffic_counter.hits + 1"),
+        "answered": ("0", "traffic_counter.answered"),
+        "started_at": ("excluded.started_at", "traffic_counter.started_at"),
+        "expires_at": ("excluded.expires_at", "traffic_counter.expires_at"),
+        "ref": ("excluded.ref", "traffic_counter.ref"),
+    }
+    updates = ", ".join(
+        f"{column} = CASE WHEN {_OVER} THEN {new} ELSE {old} END"
+        for column, (new, old) in restart.items()
+    )
+    # Only constants and the row count go into the text; every value is a bound parameter.
+    return text(
+        "INSERT INTO traffic_counter"  # noqa: S608
+        " (rule, subject, started_at, expires_at, hits, answered, ref, strikes)"
+        f" VALUES {values} ON CONFLICT (rule, subject) DO UPDATE SET {updates}"
+        " RETURNING rule, subject, hits, answered, ref, started_at, blocked_until, strikes"
+    )
 
 
 def count(tx: Connection, bumps: Sequence[Bump], now: float) -> dict[tuple[str, str], Count]:
@@ -106,7 +103,7 @@ def count(tx: Connection, bumps: Sequence[Bump], now: float) -> dict[tuple[str, 
         parameters[f"subject{i}"] = bump.subject
         parameters[f"expires{i}"] = bump.expires_at
         parameters[f"ref{i}"] = bump.ref
-    rows = tx.execute(_count_statement(tx.dialect.name, len(bumps)), parameters)
+    rows = tx.execute(_count_statement(len(bumps)), parameters)
     return {(row[0], row[1]): Count(*row) for row in rows}
 
 
