@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import functools
+import logging
 import re
-from collections.abc import Mapping
+import traceback
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+log = logging.getLogger("smsgw.providers")
 
 
 @dataclass(frozen=True)
@@ -31,30 +36,31 @@ class SendError(Exception):
     """A send failed. The subclass says what kind of failure, and so what the delivery engine
     does next; `code` stays as data for the log and the message record."""
 
-    retryable: bool = False  # may the same gateway be tried again?
+    retryable: ClassVar[bool] = False  # may the same gateway be tried again?
 
-    def __init__(self, code: str, message: str, retryable: bool | None = None) -> None:
+    def __init__(self, code: str, message: str) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
-        if retryable is not None:
-            self.retryable = retryable
 
 
 class Unreachable(SendError):
-    """Nothing reached the gateway (refused, DNS, TLS handshake): fail over."""
+    """Nothing reached the gateway (refused, DNS, TLS handshake, reset before the request was
+    written): fail over."""
 
     retryable = True
 
 
 class TemporaryFailure(SendError):
-    """The gateway answered "not now" (HTTP 5xx, SMTP 4xx): retry with backoff, then fail over."""
+    """The gateway answered "not now" (HTTP 5xx, SMTP 4xx, a temporary CMS or SMPP status):
+    retry with backoff, then fail over."""
 
     retryable = True
 
 
 class Throttled(TemporaryFailure):
-    """The gateway asked to slow down: wait if that fits the deadline, else fail over."""
+    """The gateway asked to slow down (HTTP 429, SMPP 0x58/0x14): wait if that fits the
+    deadline, else fail over. `retry_after` is in seconds, when the gateway said."""
 
     def __init__(self, code: str, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(code, message)
@@ -90,6 +96,34 @@ def unreachable(detail: str | BaseException) -> SendError:
     if isinstance(detail, BaseException):
         detail = f"{type(detail).__name__}: {detail}".rstrip(": ")
     return Unreachable("connection", detail)
+
+
+def internal_error(exc: Exception, where: str) -> SendError:
+    """The SendError for an exception no provider foresaw; logged with where it arose.
+
+    Only the type and the line are logged: an exception's text may quote a secret option.
+    """
+    frames = traceback.extract_tb(exc.__traceback__)
+    line = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "?"
+    log.error("%s failed unexpectedly: %s at %s", where, type(exc).__name__, line)
+    return RejectedByGateway("internal", f"{where} failed unexpectedly ({type(exc).__name__})")
+
+
+SendFunction = Callable[[Any, str, str], Awaitable["SendResult"]]
+
+
+def _guarded(send: SendFunction) -> SendFunction:
+    @functools.wraps(send)
+    async def guarded(self: Any, phone: str, message: str) -> SendResult:
+        try:
+            return await send(self, phone, message)
+        except SendError:
+            raise
+        except Exception as exc:
+            raise internal_error(exc, f"{type(self).__name__}.send") from None
+
+    guarded.__dict__["guarded"] = True
+    return guarded
 
 
 def secret_field(default: Any = None, **kwargs: Any) -> Any:
@@ -167,6 +201,14 @@ class Provider(Generic[OptionsT]):
     headers_allowed: ClassVar[bool] = False
     description: ClassVar[str] = ""
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # Every send of every provider fails with a SendError and nothing else, whatever
+        # the provider forgot to catch: callers route on the class.
+        super().__init_subclass__(**kwargs)
+        send = cls.__dict__.get("send")
+        if send is not None and not getattr(send, "guarded", False):
+            setattr(cls, "send", _guarded(send))  # noqa: B010
+
     def __init__(
         self,
         options: OptionsT,
@@ -182,7 +224,11 @@ class Provider(Generic[OptionsT]):
         return rewrite_phone(phone, self.options.REGEXP)
 
     async def send(self, phone: str, message: str) -> SendResult:
+        """Send one message; any failure is a SendError subclass."""
         raise NotImplementedError
 
+    async def drain(self) -> None:
+        """Wait for work a send left running after it returned (none by default)."""
+
     async def aclose(self) -> None:
-        """Release connections; the default provider holds none."""
+        """Release connections, stopping whatever still runs; the default holds none."""

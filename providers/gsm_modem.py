@@ -22,7 +22,19 @@ import serial_asyncio
 from pydantic import Field
 
 from providers import gsm_pdu
-from providers.base import Provider, ProviderOptions, SendError, SendResult, secret_field
+from providers.base import (
+    OutcomeUnknown,
+    Provider,
+    ProviderOptions,
+    RejectedByGateway,
+    RejectedNumber,
+    SendError,
+    SendResult,
+    TemporaryFailure,
+    TimedOut,
+    Unreachable,
+    secret_field,
+)
 from providers.registry import registry
 
 CTRL_Z, ESC = b"\x1a", b"\x1b"
@@ -40,12 +52,18 @@ def modem_error(line: str, command: str) -> SendError:
     kind, _, detail = line.partition(" ERROR:")
     detail = detail.strip()
     if not detail:
-        return SendError("error", f"modem answered ERROR to {command}")
+        return RejectedByGateway("error", f"modem answered ERROR to {command}")
     family: Literal["cms", "cme"] = "cms" if kind == "+CMS" else "cme"
-    if not detail.isdigit():
-        return SendError(family, f"modem: {line} (to {command})")
-    meaning, retryable = gsm_pdu.error_cause(family, int(detail))
-    return SendError(f"{family}_{detail}", f"modem: {line} ({meaning}) to {command}", retryable)
+    if not (detail.isascii() and detail.isdigit()):
+        return RejectedByGateway(family, f"modem: {line} (to {command})")
+    code = int(detail)
+    meaning, retryable = gsm_pdu.error_cause(family, code)
+    kind_of: type[SendError] = RejectedByGateway
+    if retryable:
+        kind_of = TemporaryFailure
+    elif gsm_pdu.rejects_number(family, code):
+        kind_of = RejectedNumber
+    return kind_of(f"{family}_{detail}", f"modem: {line} ({meaning}) to {command}")
 
 
 class GsmModemOptions(ProviderOptions):
@@ -203,10 +221,14 @@ class _Device:
         status = state[0] if state else "READY"
         if status == "SIM PIN":
             if not options.PIN:
-                raise SendError("pin_required", f"the SIM in {self.path} needs a PIN; none is set")
+                raise RejectedByGateway(
+                    "pin_required", f"the SIM in {self.path} needs a PIN; none is set"
+                )
             if self.rejected_pin == options.PIN:
                 # Three wrong tries lock the SIM: never repeat a PIN it has refused.
-                raise SendError("pin_rejected", f"the SIM in {self.path} refused this PIN before")
+                raise RejectedByGateway(
+                    "pin_rejected", f"the SIM in {self.path} refused this PIN before"
+                )
             try:
                 await link.command(f'AT+CPIN="{options.PIN}"')
             except SendError as exc:
@@ -214,7 +236,7 @@ class _Device:
                     self.rejected_pin = options.PIN
                 raise
         elif status != "READY":
-            raise SendError("sim_locked", f"the SIM in {self.path} asks for {status}")
+            raise RejectedByGateway("sim_locked", f"the SIM in {self.path} asks for {status}")
         self.ready = True
 
     def abort(self) -> None:
@@ -267,7 +289,7 @@ class GsmModemProvider(Provider[GsmModemOptions]):
         """The text-mode body, or the PDUs, with which `message` goes out."""
         text = gsm_pdu.text_mode_bytes(message)
         if self.options.MODE == "text" and text is None:
-            raise SendError(
+            raise RejectedByGateway(
                 "text_mode",
                 "MODE=text carries one SMS of plain GSM-7 characters only; use MODE=auto",
             )
@@ -281,14 +303,19 @@ class GsmModemProvider(Provider[GsmModemOptions]):
         number = self.phone_for(phone)
         try:
             gsm_pdu.encode_number(number)
+        except ValueError as exc:
+            raise RejectedNumber("invalid", str(exc)) from None
+        try:
             device = self._attach()
             plan = self._plan(device, number, message)
         except ValueError as exc:
-            raise SendError("invalid", str(exc)) from None
+            raise RejectedByGateway("invalid", str(exc)) from None
         timeout = self.options.TIMEOUT
         async with device.lock:
+            submitting = False
             try:
                 link = await device.prepare(self.options, isinstance(plan, bytes))
+                submitting = True
                 if isinstance(plan, bytes):
                     refs = [await link.submit(f'AT+CMGS="{number}"', plan)]
                 else:
@@ -297,12 +324,14 @@ class GsmModemProvider(Provider[GsmModemOptions]):
                         refs.append(await link.submit(f"AT+CMGS={pdu.length}", pdu.hex.encode()))
             except TimeoutError:
                 device.abort()
-                raise SendError(
-                    "timeout", f"{device.path} did not answer within {timeout:g} s", retryable=True
+                raise TimedOut(
+                    "timeout", f"{device.path} did not answer within {timeout:g} s"
                 ) from None
             except OSError as exc:
                 device.drop()
-                raise SendError("serial", f"{device.path}: {exc}", retryable=True) from None
+                if submitting:  # AT+CMGS went out: the message may have gone with it
+                    raise OutcomeUnknown("serial", f"{device.path}: {exc}") from None
+                raise Unreachable("serial", f"{device.path}: {exc}") from None
             except SendError as exc:
                 if not _network_verdict(exc.code):
                     device.ready = False  # e.g. a modem that rebooted and forgot PIN and mode

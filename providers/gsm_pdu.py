@@ -129,7 +129,7 @@ def split(text: str) -> tuple[Encoding, list[str]]:
 
 def encode_number(number: str) -> bytes:
     """TP-DA: digit count, type of number (international if '+'), swapped semi-octets."""
-    if not _NUMBER.match(number):
+    if not _NUMBER.fullmatch(number):  # fullmatch: "$" alone would let a final "\n" pass
         raise ValueError(f"not a phone number: {number!r}")
     international = number.startswith("+")
     digits = number.lstrip("+").replace("*", "A").replace("#", "B")
@@ -192,6 +192,8 @@ _CMS = {
 }  # fmt: skip
 # 311 (SIM PIN required) too: the modem rebooted, and the next send enters the PIN again.
 _CMS_RETRYABLE = {27, 38, 41, 42, 47, 192, 194, 212, 300, 301, 311, 314, 331, 332, 500}
+# The network's verdict on the destination itself: another gateway would hear the same.
+_CMS_NUMBER = {1, 8, 10, 21, 28, 29, 30, 195, 196}
 # +CME ERROR (TS 27.007 9.2): only a busy SIM or a missing network may heal by itself.
 _CME = {
     3: "operation not allowed", 4: "operation not supported", 10: "SIM not inserted",
@@ -208,3 +210,8 @@ def error_cause(family: Literal["cms", "cme"], code: int) -> tuple[str, bool]:
     if family == "cms" and code >= 512:
         return "manufacturer specific", True
     return table.get(code, "unknown code"), code in retryable
+
+
+def rejects_number(family: Literal["cms", "cme"], code: int) -> bool:
+    """Whether an error code says the destination number is invalid or barred."""
+    return family == "cms" and code in _CMS_NUMBER

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any, Literal
 from urllib.parse import urlencode
@@ -14,13 +13,12 @@ from yarl import URL
 from providers.base import (
     Provider,
     ProviderOptions,
-    SendError,
+    RejectedByGateway,
     SendResult,
     render,
     secret_field,
-    timed_out,
-    unreachable,
 )
+from providers.http_client import Reply, pooled_session, request, status_error
 from providers.registry import registry
 
 YesNo = Literal["yes", "no"]
@@ -77,17 +75,10 @@ class HttpProvider(Provider[HttpOptions]):
         return proxy or self.options.PROXY
 
     def session(self) -> aiohttp.ClientSession:
-        # One pooled session per gateway: connections are reused across sends. aiohttp's
-        # client directly, not through httpx: per send it costs a third of the CPU of an
-        # httpx.AsyncClient on the httpx-aiohttp transport, and CPU is what limits the
-        # service's throughput (bench/dispatch.py).
+        # One pooled session per gateway: connections are reused across sends.
         if self._session is None or self._session.closed:
             verify = self.options.CHECK_SSL == "yes"
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=1000, ssl=verify),
-                headers=self.headers,
-                trust_env=False,
-            )
+            self._session = pooled_session(verify=verify, headers=self.headers)
         return self._session
 
     def _parameters(self, phone: str, message: str) -> dict[str, str]:
@@ -110,32 +101,29 @@ class HttpProvider(Provider[HttpOptions]):
             kwargs["data"] = body.encode()
             if not any(name.lower() == "content-type" for name in self.headers):
                 kwargs["headers"] = {"Content-Type": _JSON if as_json else _FORM}
-        try:
-            async with (
-                asyncio.timeout(self.options.TIMEOUT),
-                self.session().request(
-                    self.options.HTTP_METHOD, url, auth=auth, proxy=self._proxy(url), **kwargs
-                ) as reply,
-            ):
-                text = await reply.text(errors="replace")
-                status = reply.status
-        except TimeoutError:
-            raise timed_out(self.options.TIMEOUT) from None
-        except aiohttp.ClientError as exc:
-            raise unreachable(exc) from None
-        return self._judge(status, text)
+        reply = await request(
+            self.session(),
+            self.options.HTTP_METHOD,
+            str(url),
+            seconds=self.options.TIMEOUT,
+            proxy=self._proxy(url),
+            auth=auth,
+            **kwargs,
+        )
+        return self._judge(reply)
 
-    def _judge(self, status: int, text: str) -> SendResult:
+    def _judge(self, reply: Reply) -> SendResult:
+        status, text = reply.status, reply.text
         if status not in _SUCCESS_STATUSES:
-            raise SendError(
-                f"http_{status}",
-                f"gateway answered HTTP {status}: {text[:200]}",
-                retryable=status >= 500 or status == 429,
-            )
+            raise status_error(status, reply.headers, text, "gateway")
         if self.options.RETURN_FAIL and self.options.RETURN_FAIL in text:
-            raise SendError("rejected", f"gateway reply contains the fail marker: {text[:200]}")
+            raise RejectedByGateway(
+                "rejected", f"gateway reply contains the fail marker: {text[:200]}"
+            )
         if self.options.RETURN_SUCCESS and self.options.RETURN_SUCCESS not in text:
-            raise SendError("rejected", f"gateway reply lacks the success marker: {text[:200]}")
+            raise RejectedByGateway(
+                "rejected", f"gateway reply lacks the success marker: {text[:200]}"
+            )
         return SendResult(message_ids=[], parts=1, raw_status=f"{status} {text[:200]}")
 
     async def aclose(self) -> None:

@@ -6,6 +6,16 @@ is ever interpreted. The name must stay inside the script directory: `..`, absol
 and symlinks that lead out of it are refused when the gateway is created, and checked
 again before every run, since the directory may have changed in between. The script sees
 a minimal environment, not the service's, which may hold its keys.
+
+In wait mode the exit status says what happened, so that the delivery engine can act on it:
+
+    0                    sent
+    2                    the number is refused (invalid or barred): no gateway will take it
+    75 (EX_TEMPFAIL)     not now: try again later
+    any other status     the gateway refused the message (configuration, credit, content)
+
+A script that runs past its timeout, or is killed by a signal, may have sent the message:
+the outcome is unknown.
 """
 
 from __future__ import annotations
@@ -21,11 +31,16 @@ from typing import Any, Literal
 from pydantic import Field, ValidationInfo, field_validator
 
 from providers.base import (
+    OutcomeUnknown,
     Provider,
     ProviderContext,
     ProviderOptions,
+    RejectedByGateway,
+    RejectedNumber,
     SendError,
     SendResult,
+    TemporaryFailure,
+    TimedOut,
 )
 from providers.registry import registry
 
@@ -33,6 +48,7 @@ log = logging.getLogger("smsgw.providers.script")
 _KEPT_OUTPUT = 64 * 1024  # bytes of stderr kept for the error message
 _SHOWN_OUTPUT = 200  # characters of stderr's last line in a SendError
 _AFTER_EXIT = 0.5  # seconds to collect stderr once the script itself has exited
+EXIT_REJECTED_NUMBER, EXIT_TEMPORARY = 2, 75  # see the module's docstring
 _ENVIRONMENT = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
 
 
@@ -129,20 +145,23 @@ class _Run:
             async with asyncio.timeout(seconds):
                 await self._talk(message)
         except TimeoutError:
-            raise SendError(
-                "timeout", f"script ran longer than {seconds:g} s", retryable=True
-            ) from None
+            raise TimedOut("timeout", f"script ran longer than {seconds:g} s") from None
         finally:
             await self.stop()
         code = self.process.returncode
         if code is not None and code < 0:
-            raise SendError(f"signal_{-code}", f"script was killed by {_signal_name(-code)}")
+            raise OutcomeUnknown(f"signal_{-code}", f"script was killed by {_signal_name(-code)}")
         if code != 0:
             lines = self.stderr.decode(errors="replace").splitlines()
             last = next((line.strip() for line in reversed(lines) if line.strip()), "")
             shown = "".join(c if c.isprintable() else "?" for c in last[:_SHOWN_OUTPUT])
             detail = f": {shown}" if shown else ""
-            raise SendError(f"exit_{code}", f"script exited with {code}{detail}")
+            kind: type[SendError] = RejectedByGateway
+            if code == EXIT_REJECTED_NUMBER:
+                kind = RejectedNumber
+            elif code == EXIT_TEMPORARY:
+                kind = TemporaryFailure
+            raise kind(f"exit_{code}", f"script exited with {code}{detail}")
 
     async def _talk(self, message: bytes) -> None:
         feeding = asyncio.ensure_future(self._feed(message))
@@ -199,7 +218,7 @@ class ScriptProvider(Provider[ScriptOptions]):
         try:
             return resolve_script(self.options.script, self.context.script_dir)
         except ValueError as exc:
-            raise SendError("script", f"script {self.options.script!r}: {exc}") from None
+            raise RejectedByGateway("script", f"script {self.options.script!r}: {exc}") from None
 
     async def send(self, phone: str, message: str) -> SendResult:
         path = self._path()
@@ -207,7 +226,7 @@ class ScriptProvider(Provider[ScriptOptions]):
             run = await _Run.start(path, self.phone_for(phone))
         except OSError as exc:
             # A missing interpreter (#!) or a file that is no program only shows here.
-            raise SendError(
+            raise RejectedByGateway(
                 "script", f"script {self.options.script!r} could not start: {exc.strerror}"
             ) from None
         if self.options.background == "background":
@@ -227,8 +246,20 @@ class ScriptProvider(Provider[ScriptOptions]):
             # Nobody waits for this answer any more: the log is where an operator sees it.
             log.warning("background script %s failed: %s", name, exc.message)
 
+    async def drain(self) -> None:
+        """Let the background runs finish; each ends by its timeout at the latest."""
+        if self._background:
+            # asyncio.wait, not gather: cancelling the drain must not cancel the runs.
+            await asyncio.wait(set(self._background))
+
     async def aclose(self) -> None:
         for task, run in list(self._background.items()):
+            if not task.done():
+                # Its send was answered "sent": the log must say that it did not finish.
+                log.warning(
+                    "background script %s was stopped before it finished: failed",
+                    self.options.script,
+                )
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task

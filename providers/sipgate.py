@@ -1,4 +1,5 @@
-"""Sipgate's SMS API: XML-RPC `samurai.SessionInitiate` over HTTPS, through httpx.
+"""Sipgate's SMS API: XML-RPC `samurai.SessionInitiate` over HTTPS, on the providers' one
+HTTP client stack (http_client.py).
 
 The request and the answer are built and read with the standard library's xmlrpc
 marshalling, which escapes what XML needs escaped, so any text arrives as it was written.
@@ -10,25 +11,24 @@ never fetches external entities, so a hostile endpoint cannot blow up the parser
 
 from __future__ import annotations
 
-import asyncio
 import xmlrpc.client
 from typing import Any
 from xml.parsers.expat import ExpatError
 
 import aiohttp
-import httpx
-from httpx_aiohttp import HttpxAiohttpClient
 from pydantic import AnyHttpUrl, Field
 
 from providers.base import (
+    OutcomeUnknown,
     Provider,
     ProviderOptions,
+    RejectedByGateway,
     SendError,
     SendResult,
+    TemporaryFailure,
     secret_field,
-    timed_out,
-    unreachable,
 )
+from providers.http_client import pooled_session, request, status_error
 from providers.registry import registry
 
 SIPGATE_URL = "https://samurai.sipgate.net/RPC2"
@@ -55,21 +55,12 @@ class SipgateProvider(Provider[SipgateOptions]):
     options_model = SipgateOptions
     description = "Sipgate: XML-RPC samurai.SessionInitiate with basic auth"
 
-    _client: httpx.AsyncClient | None = None
+    _session: aiohttp.ClientSession | None = None
 
-    def client(self) -> httpx.AsyncClient:
-        # On the httpx-aiohttp transport: httpx's own stalls under many concurrent sends
-        # (bench/http_client.py). It reports a refused connection as a ConnectTimeout, so
-        # TIMEOUT is kept by asyncio alone and httpx is told not to time out at all.
-        if self._client is None:
-            self._client = HttpxAiohttpClient(
-                auth=(self.options.USERNAME, self.options.PASSWORD),
-                proxy=self.options.PROXY or None,
-                timeout=None,
-                trust_env=False,
-                headers={"Content-Type": "text/xml; charset=utf-8"},
-            )
-        return self._client
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = pooled_session(headers={"Content-Type": "text/xml; charset=utf-8"})
+        return self._session
 
     def request_body(self, phone: str, message: str) -> bytes:
         # privacyIDEA's format: the number without surrounding blanks or "+", at sipgate.de.
@@ -78,46 +69,48 @@ class SipgateProvider(Provider[SipgateOptions]):
         return xmlrpc.client.dumps((session,), _METHOD, encoding="utf-8").encode()
 
     async def send(self, phone: str, message: str) -> SendResult:
-        body = self.request_body(phone, message)
-        try:
-            async with asyncio.timeout(self.options.TIMEOUT):
-                reply = await self.client().post(str(self.options.URL), content=body)
-        except TimeoutError:
-            raise timed_out(self.options.TIMEOUT) from None
-        except (httpx.HTTPError, aiohttp.ClientError) as exc:
-            # The transport maps most aiohttp errors to httpx's, some to misleading names:
-            # the original says what happened.
-            cause = exc.__cause__
-            raise unreachable(cause if isinstance(cause, aiohttp.ClientError) else exc) from None
-        if reply.status_code != 200:
-            raise SendError(
-                f"http_{reply.status_code}",
-                f"Sipgate answered HTTP {reply.status_code}: {reply.text[:200]}",
-                retryable=reply.status_code >= 500 or reply.status_code == 429,
-            )
-        return _judge(reply.content)
+        reply = await request(
+            self.session(),
+            "POST",
+            str(self.options.URL),
+            seconds=self.options.TIMEOUT,
+            proxy=self.options.PROXY,
+            auth=aiohttp.BasicAuth(self.options.USERNAME, self.options.PASSWORD),
+            data=self.request_body(phone, message),
+        )
+        if reply.status != 200:
+            raise status_error(reply.status, reply.headers, reply.text, "Sipgate")
+        return _judge(reply.body)
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            client, self._client = self._client, None
-            await client.aclose()
+        if self._session is not None:
+            session, self._session = self._session, None
+            await session.close()
 
 
 def _judge(content: bytes) -> SendResult:
     try:
         (reply,), _ = xmlrpc.client.loads(content)
     except xmlrpc.client.Fault as fault:
-        raise SendError(
+        raise RejectedByGateway(
             f"fault_{fault.faultCode}", f"Sipgate: {str(fault.faultString)[:200]}"
         ) from None
     except _UNREADABLE:
-        raise SendError("bad_response", f"not an XML-RPC answer: {content[:200]!r}") from None
+        # Something answered 200 that is not Sipgate's answer: the message may have gone.
+        raise OutcomeUnknown("bad_response", f"not an XML-RPC answer: {content[:200]!r}") from None
     if not isinstance(reply, dict) or "StatusCode" not in reply:
-        raise SendError("bad_response", f"not a SessionInitiate answer: {reply!r:.200}")
+        raise OutcomeUnknown("bad_response", f"not a SessionInitiate answer: {reply!r:.200}")
     answer: dict[str, Any] = reply
     status = answer["StatusCode"]
     if str(status) != "200":
-        text = answer.get("StatusString", "")
-        raise SendError(f"status_{status}", f"Sipgate: {status} {text}".strip())
+        text = str(answer.get("StatusString", ""))[:200]
+        raise _status_error(str(status), f"Sipgate: {status} {text}".strip())
     session = str(answer.get("SessionID", ""))
     return SendResult(message_ids=[session] if session else [], raw_status=f"{status}")
+
+
+def _status_error(status: str, message: str) -> SendError:
+    # Samurai's status codes follow HTTP's classes; 402 is its "internal error".
+    if status == "402" or status.startswith("5"):
+        return TemporaryFailure(f"status_{status}", message)
+    return RejectedByGateway(f"status_{status}", message)

@@ -5,7 +5,8 @@ it concurrently: each request carries a sequence number and its response is matc
 by a reader task, so a slow SMSC answer holds up only its own message. An enquire_link
 every ENQUIRE_LINK_INTERVAL seconds keeps the session alive (and finds a dead one); the
 SMSC's own enquire_link and unbind are answered. When the connection drops, the messages
-in flight fail as retryable and the next send binds again.
+in flight fail (their outcome unknown: the SMSC may have taken them) and the next send
+binds again. Every path that fails after the connection opened closes it.
 
 No Python SMPP library fitted: smpplib blocks on its socket, the asyncio ones are
 unmaintained, and a transmitter needs only five PDUs.
@@ -24,10 +25,15 @@ from pydantic import Field, field_validator
 
 from providers import smpp_pdu as pdu
 from providers.base import (
+    OutcomeUnknown,
     Provider,
     ProviderOptions,
+    RejectedByGateway,
+    RejectedNumber,
     SendError,
     SendResult,
+    TemporaryFailure,
+    Throttled,
     secret_field,
     timed_out,
     unreachable,
@@ -36,6 +42,18 @@ from providers.registry import registry
 
 log = logging.getLogger("smsgw.providers.smpp")
 _CONNECTION_LOST = "connection to the SMSC lost"
+# C-octet strings are ASCII without NUL (SMPP 3.4 3.1); the address characters printable.
+_PRINTABLE_ASCII = frozenset(chr(code) for code in range(0x20, 0x7F))
+
+
+class _NotSent(ConnectionError):
+    """The session was closed before the request was written: the SMSC never saw it."""
+
+
+def _ascii(value: str | None) -> str | None:
+    if value and not set(value) <= _PRINTABLE_ASCII:
+        raise ValueError("must be printable ASCII (SMPP C-octet string)")
+    return value
 
 
 class SmppOptions(ProviderOptions):
@@ -50,6 +68,9 @@ class SmppOptions(ProviderOptions):
     D_ADDR_TON: int = Field(1, ge=0, le=0xFF, description="Destination TON, hex: 0x1")
     D_ADDR_NPI: int = Field(1, ge=0, le=0xFF, description="Destination NPI, hex: 0x1")
     TIMEOUT: float = Field(10.0, gt=0, le=300, description="Seconds for a send, binding included")
+
+    # Refused at save: a value the bind or submit_sm cannot carry would fail every send.
+    _ascii_only = field_validator("SYSTEM_ID", "PASSWORD", "SYSTEM_TYPE", "S_ADDR")(_ascii)
 
     @field_validator("S_ADDR_TON", "S_ADDR_NPI", "D_ADDR_TON", "D_ADDR_NPI", mode="before")
     @classmethod
@@ -79,7 +100,7 @@ class _Session:
 
     async def request(self, command_id: int, body: bytes = b"") -> pdu.Pdu:
         if self.closed.is_set():
-            raise ConnectionError(_CONNECTION_LOST)
+            raise _NotSent(_CONNECTION_LOST)
         sequence = next(self.sequences)
         answer: asyncio.Future[pdu.Pdu] = asyncio.get_running_loop().create_future()
         self.pending[sequence] = answer
@@ -136,6 +157,10 @@ class _Session:
             with contextlib.suppress(OSError, TimeoutError, ConnectionError):
                 async with asyncio.timeout(1):
                     await self.request(pdu.UNBIND)
+        await self.abort()
+
+    async def abort(self) -> None:
+        """Close the connection without an unbind: for a session that never got bound."""
         self._lost()
         current = asyncio.current_task()
         for task in self.tasks:
@@ -168,6 +193,19 @@ class SmppProvider(Provider[SmppOptions]):
             if self._session is not None and not self._session.closed.is_set():
                 return self._session
             options = self.options
+            try:  # encoded before connecting, so that a bind that cannot be sent opens nothing
+                bind = pdu.bind_transmitter(
+                    0,
+                    options.SYSTEM_ID,
+                    options.PASSWORD or "",
+                    options.SYSTEM_TYPE,
+                    options.S_ADDR_TON,
+                    options.S_ADDR_NPI,
+                )
+            except (pdu.PduError, UnicodeError) as exc:
+                raise RejectedByGateway(
+                    "bind_options", f"the bind cannot be encoded: {exc}"
+                ) from None
             try:
                 reader, writer = await asyncio.open_connection(options.SMSC_HOST, options.SMSC_PORT)
             except OSError as exc:
@@ -175,59 +213,62 @@ class SmppProvider(Provider[SmppOptions]):
                     f"{options.SMSC_HOST}:{options.SMSC_PORT}: {exc.strerror or exc}"
                 ) from None
             session = _Session(reader, writer)
-            session.start(self.ENQUIRE_LINK_INTERVAL)
-            bind = pdu.bind_transmitter(
-                0,
-                options.SYSTEM_ID,
-                options.PASSWORD or "",
-                options.SYSTEM_TYPE,
-                options.S_ADDR_TON,
-                options.S_ADDR_NPI,
-            )
             try:
+                session.start(self.ENQUIRE_LINK_INTERVAL)
                 answer = await session.request(pdu.BIND_TRANSMITTER, bind.body)
+            except ConnectionError:
+                await session.abort()
+                raise unreachable(f"{_CONNECTION_LOST} while binding") from None
             except BaseException:
-                await session.close()
+                await session.abort()
                 raise
             if answer.status:
-                await session.close()
-                raise SendError(
-                    f"bind_{pdu.status_name(answer.status)}",
-                    f"the SMSC refused the bind as {options.SYSTEM_ID}: "
-                    f"{pdu.status_name(answer.status)}",
-                    retryable=answer.status in pdu.TRANSIENT,
-                )
+                await session.abort()
+                raise _bind_error(answer.status, options.SYSTEM_ID)
             self._session = session
             return session
 
     async def send(self, phone: str, message: str) -> SendResult:
         options = self.options
-        destination = pdu.Address(
-            options.D_ADDR_TON, options.D_ADDR_NPI, self.phone_for(phone).lstrip("+")
-        )
+        number = self.phone_for(phone).lstrip("+")
+        if not number or len(number) > 20 or not set(number) <= _PRINTABLE_ASCII:
+            raise RejectedNumber(
+                "invalid_number", "the destination is not an SMPP address (ASCII, 20 at most)"
+            )
+        destination = pdu.Address(options.D_ADDR_TON, options.D_ADDR_NPI, number)
         source = pdu.Address(options.S_ADDR_TON, options.S_ADDR_NPI, options.S_ADDR)
         try:
             data_coding, parts = pdu.short_messages(message, random.randrange(256))
-        except ValueError as exc:
-            raise SendError("too_long", str(exc)) from None
+            bodies = [
+                pdu.SubmitSm(source, destination, esm_class, data_coding, short_message).pdu(0).body
+                for esm_class, short_message in parts
+            ]
+        except ValueError as exc:  # PduError among them
+            raise RejectedByGateway("too_long", str(exc)) from None
         ids: list[str] = []
+        written = False  # once a submit_sm went out, a lost connection leaves it unknown
         try:
             async with asyncio.timeout(options.TIMEOUT):
                 session = await self._bound()
-                for esm_class, short_message in parts:
-                    submit = pdu.SubmitSm(
-                        source, destination, esm_class, data_coding, short_message
-                    )
-                    ids.append(await self._submit(session, submit))
+                for body in bodies:
+                    written = True
+                    ids.append(await self._submit(session, body))
         except TimeoutError:
             raise timed_out(options.TIMEOUT) from None
+        except _NotSent:
+            if ids:
+                raise OutcomeUnknown(
+                    "connection_lost", f"{_CONNECTION_LOST} after part {len(ids)}"
+                ) from None
+            raise unreachable(_CONNECTION_LOST) from None
         except ConnectionError:
+            if written:
+                raise OutcomeUnknown("connection_lost", _CONNECTION_LOST) from None
             raise unreachable(_CONNECTION_LOST) from None
         return SendResult(message_ids=ids, parts=len(parts), raw_status="ESME_ROK")
 
-    async def _submit(self, session: _Session, submit: pdu.SubmitSm) -> str:
+    async def _submit(self, session: _Session, body: bytes) -> str:
         """One submit_sm, retried while the SMSC says it is throttling; its message_id."""
-        body = submit.pdu(0).body
         answer = await session.request(pdu.SUBMIT_SM, body)
         for delay in self.RETRY_DELAYS:
             if answer.status not in (pdu.THROTTLED, pdu.QUEUE_FULL):
@@ -235,13 +276,35 @@ class SmppProvider(Provider[SmppOptions]):
             await asyncio.sleep(delay)
             answer = await session.request(pdu.SUBMIT_SM, body)
         if answer.status:
-            name = pdu.status_name(answer.status)
-            raise SendError(
-                name, f"the SMSC refused the message: {name}", answer.status in pdu.TRANSIENT
-            )
-        return pdu.Fields(answer.body).cstring() if answer.body else ""
+            raise _submit_error(answer.status)
+        try:
+            return pdu.Fields(answer.body).cstring() if answer.body else ""
+        except pdu.PduError as exc:
+            # The SMSC said ESME_ROK, but not in a form we can read: it may well have sent it.
+            raise OutcomeUnknown("bad_response", f"submit_sm_resp: {exc}") from None
 
     async def aclose(self) -> None:
         if self._session is not None:
             session, self._session = self._session, None
             await session.close()
+
+
+def _submit_error(status: int) -> SendError:
+    """The SendError for a submit_sm_resp with a non-zero command_status."""
+    name = pdu.status_name(status)
+    message = f"the SMSC refused the message: {name}"
+    if status in (pdu.THROTTLED, pdu.QUEUE_FULL):
+        return Throttled(name, message)
+    if status in pdu.BAD_DESTINATION:
+        return RejectedNumber(name, message)
+    if status in pdu.TRANSIENT:
+        return TemporaryFailure(name, message)
+    return RejectedByGateway(name, message)
+
+
+def _bind_error(status: int, system_id: str) -> SendError:
+    name = pdu.status_name(status)
+    message = f"the SMSC refused the bind as {system_id}: {name}"
+    if status in pdu.TRANSIENT:
+        return TemporaryFailure(f"bind_{name}", message)
+    return RejectedByGateway(f"bind_{name}", message)

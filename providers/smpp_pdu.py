@@ -46,6 +46,8 @@ STATUS = {
     0x66: "ESME_RX_R_APPN",
 }
 THROTTLED, QUEUE_FULL = 0x58, 0x14
+# Statuses that blame the destination address itself (ESME_RINVDSTADR).
+BAD_DESTINATION = {0x0B}
 # Statuses after which the same message may well pass later.
 TRANSIENT = {0x08, QUEUE_FULL, 0x45, THROTTLED, 0x64}
 
@@ -82,7 +84,10 @@ async def read_pdu(reader: asyncio.StreamReader) -> Pdu:
 
 def cstring(value: str, limit: int) -> bytes:
     """A C-octet string of at most `limit` octets including the terminating NUL."""
-    data = value.encode("ascii")
+    try:
+        data = value.encode("ascii")
+    except UnicodeEncodeError:
+        raise PduError(f"{value!r} is not ASCII, as a C-octet string must be") from None
     if len(data) >= limit or b"\0" in data:
         raise PduError(f"{value!r} does not fit a C-octet string of {limit} octets")
     return data + b"\0"
@@ -95,11 +100,15 @@ class Fields:
         self.body, self.at = body, 0
 
     def cstring(self) -> str:
-        end = self.body.index(b"\0", self.at)
+        end = self.body.find(b"\0", self.at)
+        if end < 0:
+            raise PduError("C-octet string without its terminating NUL")
         value, self.at = self.body[self.at : end].decode("ascii", "replace"), end + 1
         return value
 
     def octet(self) -> int:
+        if self.at >= len(self.body):
+            raise PduError("body ends early")
         value, self.at = self.body[self.at], self.at + 1
         return value
 

@@ -14,13 +14,18 @@ from email.utils import make_msgid
 from typing import Literal
 
 import aiosmtplib
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from providers.base import (
+    OutcomeUnknown,
     Provider,
     ProviderOptions,
+    RejectedByGateway,
+    RejectedNumber,
     SendError,
     SendResult,
+    TemporaryFailure,
+    TimedOut,
     render,
     secret_field,
     timed_out,
@@ -52,18 +57,33 @@ class SmtpOptions(ProviderOptions):
     BODY: str = Field("{otp}", description="Body template ({phone}, {otp}, <otp>)")
     TIMEOUT: float = Field(10.0, gt=0, le=300, description="Seconds for the whole send")
 
+    @field_validator("SENDER", "MAILTO", "SUBJECT")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        if _breaks_line(value):
+            raise ValueError("must not contain a line break")
+        return value
+
 
 def _recipient(address: str) -> str:
     """The one address MAILTO gives: a phone number must not add recipients of its own."""
     _header("MAILTO", address)
     if any(char in address for char in ',;<>"()') or address.count("@") != 1:
-        raise SendError("recipient", f"MAILTO must give exactly one plain address: {address!r}")
+        raise RejectedByGateway(
+            "recipient", f"MAILTO must give exactly one plain address: {address!r}"
+        )
     return address
 
 
+def _breaks_line(value: str) -> bool:
+    # Python's email package splits headers at every line boundary str.splitlines knows
+    # (U+2028, U+0085, form feed...), not only at CR and LF.
+    return bool(value) and value.splitlines() != [value]
+
+
 def _header(name: str, value: str) -> str:
-    if "\r" in value or "\n" in value:
-        raise SendError("header", f"{name} would contain a line break")
+    if _breaks_line(value):
+        raise RejectedByGateway("header", f"{name} would contain a line break")
     return value
 
 
@@ -106,12 +126,11 @@ class SmtpProvider(Provider[SmtpOptions]):
         options = self.options
         email = self.message(self.phone_for(phone), message)
         port = options.SMTP_PORT or _DEFAULT_PORTS[options.SMTP_TLS]
+        stage = "connecting"
         try:
             async with asyncio.timeout(options.TIMEOUT):
                 tls = await self._tls_context() if options.SMTP_TLS != "none" else None
-                await aiosmtplib.send(
-                    email,
-                    recipients=[str(email["To"])],
+                client = aiosmtplib.SMTP(
                     hostname=options.SMTP_SERVER,
                     port=port,
                     username=options.SMTP_USER or None,
@@ -121,53 +140,61 @@ class SmtpProvider(Provider[SmtpOptions]):
                     tls_context=tls,
                     timeout=options.TIMEOUT,
                 )
+                async with client:  # connects, STARTTLS, AUTH; QUIT on the way out
+                    stage = "sending"
+                    await client.send_message(email, recipients=[str(email["To"])])
+                    stage = "sent"
         except TimeoutError:
             raise timed_out(options.TIMEOUT) from None
         except aiosmtplib.SMTPException as exc:
-            raise _send_error(exc, options.SMTP_SERVER, port) from None
+            if stage != "sent":  # a failing QUIT after the message was accepted is no failure
+                raise _send_error(exc, options.SMTP_SERVER, port, stage) from None
         except ssl.SSLError as exc:
             raise _tls_error(exc) from None
         except OSError as exc:
-            raise unreachable(f"{options.SMTP_SERVER}:{port}: {exc.strerror or exc}") from None
+            if stage != "sent":
+                raise _lost(f"{options.SMTP_SERVER}:{port}: {exc.strerror or exc}", stage) from None
         return SendResult(message_ids=[str(email["Message-ID"])], parts=1, raw_status="accepted")
+
+
+def _lost(detail: str, stage: str) -> SendError:
+    """A connection that failed: harmless before the message was on its way, unknown after."""
+    if stage == "sending":
+        return OutcomeUnknown("connection_lost", detail)
+    return unreachable(detail)
 
 
 def _tls_error(exc: BaseException) -> SendError:
     if isinstance(exc, ssl.SSLCertVerificationError):
-        return SendError(
+        return RejectedByGateway(
             "tls", f"the server's certificate failed verification: {exc.verify_message}"
         )
-    return SendError("tls", f"TLS failed: {exc}")
+    return unreachable(f"TLS failed: {exc}")
 
 
-def _send_error(exc: aiosmtplib.SMTPException, server: str, port: int) -> SendError:
-    """The SendError for an SMTP failure: 4xx answers may pass, 5xx answers will not."""
+def _send_error(exc: aiosmtplib.SMTPException, server: str, port: int, stage: str) -> SendError:
+    """The SendError for an SMTP failure: 4xx answers may pass later, 5xx answers will not."""
     if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
         refused = exc.recipients[0]
-        return SendError(
-            f"smtp_{refused.code}",
-            f"recipient {refused.recipient} refused: {refused.code} {refused.message}",
-            retryable=400 <= refused.code < 500,
-        )
+        code, text = f"smtp_{refused.code}", f"recipient refused: {refused.code} {refused.message}"
+        if 400 <= refused.code < 500:
+            return TemporaryFailure(code, text)
+        return RejectedNumber(code, text)
     if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
-        return SendError("auth", f"SMTP AUTH refused: {exc.code} {exc.message}")
+        return RejectedByGateway("auth", f"SMTP AUTH refused: {exc.code} {exc.message}")
     # aiosmtplib reports a missing STARTTLS or AUTH extension as a bare SMTPException.
     if isinstance(exc, aiosmtplib.SMTPNotSupported) or "not supported" in exc.message:
-        return SendError("unsupported", f"{server}:{port}: {exc.message}")
+        return RejectedByGateway("unsupported", f"{server}:{port}: {exc.message}")
     if isinstance(exc, aiosmtplib.SMTPTimeoutError):
-        return SendError("timeout", f"{server}:{port}: {exc.message}", retryable=True)
-    if isinstance(exc, aiosmtplib.SMTPConnectError):
+        return TimedOut("timeout", f"{server}:{port}: {exc.message}")
+    if isinstance(exc, aiosmtplib.SMTPConnectError | aiosmtplib.SMTPServerDisconnected):
         cause = exc.__cause__ or exc.__context__
         if isinstance(cause, ssl.SSLError):
             return _tls_error(cause)
-        return unreachable(f"{server}:{port}: {exc.message}")
-    if isinstance(exc, aiosmtplib.SMTPServerDisconnected):
-        cause = exc.__cause__ or exc.__context__
-        if isinstance(cause, ssl.SSLError):
-            return _tls_error(cause)
-        return unreachable(f"{server}:{port}: {exc.message}")
+        return _lost(f"{server}:{port}: {exc.message}", stage)
     if isinstance(exc, aiosmtplib.SMTPResponseException):
-        return SendError(
-            f"smtp_{exc.code}", f"{exc.code} {exc.message}", retryable=400 <= exc.code < 500
-        )
-    return SendError("smtp", str(exc))
+        code, text = f"smtp_{exc.code}", f"{exc.code} {exc.message}"
+        if 400 <= exc.code < 500:
+            return TemporaryFailure(code, text)
+        return RejectedByGateway(code, text)
+    return RejectedByGateway("smtp", str(exc))

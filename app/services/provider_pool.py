@@ -2,7 +2,8 @@
 
 Providers keep connections (an HTTP pool, an SMPP bind), so they are built once and reused.
 A send leases its instance; a changed or deleted definition retires the old instance, which
-is closed only when its last in-flight send has finished.
+is closed only when its last in-flight send has finished, and after whatever those sends
+left running (a background script) has ended too: an edit never cuts a send short.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ class ProviderPool:
     def __init__(self, context: ProviderContext) -> None:
         self.context = context
         self._live: dict[int, _Entry] = {}
-        self._closing: set[asyncio.Task[None]] = set()
+        self._closing: dict[asyncio.Task[None], Provider[Any]] = {}
 
     def _build(self, config: GatewayConfig) -> Provider[Any]:
         options = registry.validate(config.module, config.options, self.context)
@@ -76,12 +77,24 @@ class ProviderPool:
             self._close_later(entry.provider)
 
     def _close_later(self, provider: Provider[Any]) -> None:
-        task = asyncio.get_running_loop().create_task(provider.aclose())
-        self._closing.add(task)
-        task.add_done_callback(self._closing.discard)
+        task = asyncio.get_running_loop().create_task(_drain_and_close(provider))
+        self._closing[task] = provider
+        task.add_done_callback(lambda done: self._closing.pop(done, None))
 
     async def aclose(self) -> None:
+        """Shut down: providers still draining are stopped now, and their runs logged failed."""
         entries, self._live = list(self._live.values()), {}
-        await asyncio.gather(
-            *(e.provider.aclose() for e in entries), *self._closing, return_exceptions=True
-        )
+        closing = dict(self._closing)
+        for task in closing:
+            task.cancel()
+        await asyncio.gather(*closing, return_exceptions=True)
+        # A drain cancelled before it began never reached its own aclose: close them here.
+        providers = [e.provider for e in entries] + list(closing.values())
+        await asyncio.gather(*(p.aclose() for p in providers), return_exceptions=True)
+
+
+async def _drain_and_close(provider: Provider[Any]) -> None:
+    try:
+        await provider.drain()
+    finally:  # also when shutdown cancels the drain
+        await provider.aclose()

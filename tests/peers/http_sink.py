@@ -26,6 +26,7 @@ class Received:
 class HttpSink:
     status: int = 200
     reply: str = "OK"
+    reply_headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     close_connection: bool = False
     requests: list[Received] = field(default_factory=list)
@@ -74,7 +75,7 @@ class HttpSink:
             assert request.transport is not None
             request.transport.close()
             raise asyncio.CancelledError
-        return web.Response(status=self.status, text=self.reply)
+        return web.Response(status=self.status, text=self.reply, headers=self.reply_headers)
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> HttpSink:
         app = web.Application(client_max_size=10 * 1024 * 1024)

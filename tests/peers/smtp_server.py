@@ -34,6 +34,8 @@ class Received:
 class Recorder:
     received: list[Received] = field(default_factory=list)
     refuse: dict[str, str] = field(default_factory=dict)  # address -> reply such as "550 ..."
+    data_reply: str = ""  # answer the message with this instead of 250, e.g. "451 later"
+    drop_on_data: bool = False  # close the connection once the message has arrived
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
@@ -44,6 +46,11 @@ class Recorder:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.drop_on_data:
+            server.transport.close()
+            return "421 closing"
+        if self.data_reply:
+            return self.data_reply
         message = message_from_bytes(envelope.original_content, policy=policy.default)
         assert isinstance(message, EmailMessage)
         self.received.append(

@@ -32,6 +32,7 @@ class XmlRpcServer:
     answer: Any = field(default_factory=_success)
     fault: tuple[int, str] | None = None
     http_status: int = 200
+    http_headers: dict[str, str] = field(default_factory=dict)
     raw: bytes | None = None
     delay: float = 0.0
     calls: list[Call] = field(default_factory=list)
@@ -54,7 +55,9 @@ class XmlRpcServer:
         if self.delay:
             await asyncio.sleep(self.delay)
         if self.http_status != 200:
-            return web.Response(status=self.http_status, text="unavailable")
+            return web.Response(
+                status=self.http_status, text="unavailable", headers=self.http_headers
+            )
         if self.raw is not None:
             return web.Response(body=self.raw, content_type="text/xml")
         if self.fault is not None:

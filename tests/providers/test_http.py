@@ -10,10 +10,21 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from providers.base import SendError, SendResult
+from providers.base import (
+    OutcomeUnknown,
+    RejectedByGateway,
+    SendError,
+    SendResult,
+    TemporaryFailure,
+    Throttled,
+    TimedOut,
+    Unreachable,
+)
 from providers.http import HttpProvider
+from providers.http_client import retry_after
 from providers.registry import OptionsInvalid, registry
 from tests.peers.http_sink import HttpSink
+from tests.peers.ports import free_port
 
 SendWith = Callable[..., Awaitable[SendResult]]
 
@@ -99,59 +110,110 @@ async def test_statuses_200_201_202_are_success(send_with, http_sink, status):
     assert result.raw_status.startswith(str(status))
 
 
-async def test_other_statuses_are_failures_and_5xx_is_retryable(send_with, http_sink):
-    http_sink.status, http_sink.reply = 503, "busy"
+@pytest.mark.parametrize(
+    ("status", "kind"),
+    [
+        (500, TemporaryFailure),
+        (502, TemporaryFailure),
+        (503, TemporaryFailure),
+        (400, RejectedByGateway),
+        (401, RejectedByGateway),
+        (403, RejectedByGateway),
+        (404, RejectedByGateway),
+    ],
+)
+async def test_each_status_class_is_its_send_error(send_with, http_sink, status, kind):
+    http_sink.status, http_sink.reply = status, "no"
     with pytest.raises(SendError) as failure:
         await send_with(text="{otp}")
-    assert failure.value.code == "http_503" and failure.value.retryable
-    http_sink.status = 400
-    with pytest.raises(SendError) as failure:
+    assert type(failure.value) is kind
+    assert failure.value.code == f"http_{status}"
+    assert failure.value.retryable is (status >= 500)
+
+
+async def test_429_is_throttled_with_the_gateways_retry_after(send_with, http_sink):
+    http_sink.status, http_sink.reply_headers = 429, {"Retry-After": "7"}
+    with pytest.raises(Throttled) as failure:
         await send_with(text="{otp}")
-    assert not failure.value.retryable
+    assert failure.value.code == "http_429" and failure.value.retry_after == 7.0
+    assert failure.value.retryable
+    http_sink.reply_headers = {}
+    with pytest.raises(Throttled) as failure:
+        await send_with(text="{otp}")
+    assert failure.value.retry_after is None
+
+
+def test_retry_after_reads_seconds_and_http_dates():
+    assert retry_after("120") == 120.0
+    assert retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == 10.0
+    assert retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412490.0) == 0.0
+    assert retry_after("soon") is None and retry_after(None) is None
+    assert retry_after("١٢") is None  # Arabic-Indic digits are no delay-seconds
 
 
 async def test_return_success_marker_must_be_in_the_reply(send_with, http_sink):
     http_sink.reply = "STATUS=queued"
     await send_with(RETURN_SUCCESS="queued", text="{otp}")
-    with pytest.raises(SendError, match="success marker"):
+    with pytest.raises(RejectedByGateway, match="success marker"):
         await send_with(RETURN_SUCCESS="delivered", text="{otp}")
 
 
-async def test_return_fail_marker_fails_the_send(send_with, http_sink):
+async def test_return_fail_marker_is_rejected_by_the_gateway(send_with, http_sink):
     http_sink.reply = "ERROR: no credit"
-    with pytest.raises(SendError, match="fail marker"):
+    with pytest.raises(RejectedByGateway, match="fail marker") as failure:
         await send_with(RETURN_FAIL="ERROR", text="{otp}")
+    assert failure.value.code == "rejected" and not failure.value.retryable
 
 
-async def test_a_gateway_that_hangs_past_timeout_fails_retryably_and_the_next_send_works(
+async def test_a_gateway_that_hangs_past_timeout_timed_out_and_the_next_send_works(
     send_with, http_sink
 ):
     http_sink.delay = 2
-    with pytest.raises(SendError) as failure:
+    with pytest.raises(TimedOut) as failure:
         await send_with(TIMEOUT="0.2", text="{otp}")
     assert failure.value.code == "timeout" and failure.value.retryable
     http_sink.delay = 0
     await send_with(text="{otp}")
 
 
-async def test_a_gateway_that_is_down_fails_retryably():
+async def test_a_gateway_that_is_down_is_unreachable():
     provider = HttpProvider(
-        registry.validate("providers.http.HttpProvider", {"URL": "http://127.0.0.1:1/x"})
+        registry.validate(
+            "providers.http.HttpProvider", {"URL": f"http://127.0.0.1:{free_port()}/x"}
+        )
     )
-    with pytest.raises(SendError) as failure:
+    with pytest.raises(Unreachable) as failure:
         await provider.send("+491701234567", "1")
-    assert failure.value.retryable
+    assert failure.value.code == "connection" and failure.value.retryable
     await provider.aclose()
 
 
-async def test_a_connection_closed_mid_reply_is_a_send_error_and_the_next_send_works(
+async def test_a_connection_closed_after_the_request_leaves_the_outcome_unknown(
     send_with, http_sink
 ):
     http_sink.close_connection = True
-    with pytest.raises(SendError):
-        await send_with(text="{otp}")
+    with pytest.raises(OutcomeUnknown) as failure:
+        await send_with(HTTP_METHOD="POST", text="{otp}")
+    assert failure.value.code == "connection_lost"
+    assert http_sink.count == 1  # the gateway did receive it
     http_sink.close_connection = False
     await send_with(text="{otp}")
+
+
+@pytest.mark.parametrize("value", ["k3y\r\nX-Injected: 1", "k3y\nX: 1", "k3y\r"])
+async def test_a_line_break_in_a_header_value_is_rejected_by_the_gateway(
+    send_with, http_sink, value
+):
+    with pytest.raises(RejectedByGateway) as failure:
+        await send_with(headers={"X-Api-Key": value}, text="{otp}")
+    assert failure.value.code == "header" and "X-Api-Key" in failure.value.message
+    assert http_sink.count == 0
+
+
+async def test_a_header_value_http_cannot_carry_is_rejected_by_the_gateway(send_with, http_sink):
+    with pytest.raises(RejectedByGateway):
+        await send_with(headers={"X-Api-Key": "ключ"}, text="{otp}")
+    assert http_sink.count == 0
 
 
 async def test_one_provider_reuses_its_connection(http_sink):
@@ -185,7 +247,7 @@ async def test_check_ssl_no_reaches_a_self_signed_https_gateway(tmp_path):
         strict = HttpProvider(
             registry.validate("providers.http.HttpProvider", {**raw, "CHECK_SSL": "yes"})
         )
-        with pytest.raises(SendError):
+        with pytest.raises(Unreachable):  # the TLS handshake fails: nothing was sent
             await strict.send("+491701234567", "42")
         await strict.aclose()
     finally:

@@ -15,9 +15,18 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from providers.base import ProviderContext, SendError
+from providers.base import (
+    OutcomeUnknown,
+    ProviderContext,
+    RejectedByGateway,
+    RejectedNumber,
+    SendError,
+    TemporaryFailure,
+    TimedOut,
+)
 from providers.registry import OptionsInvalid, registry
 from providers.script import ScriptProvider
+from tests.peers.waiting import eventually
 
 NAME = "providers.script.ScriptProvider"
 ALIAS = "privacyidea.lib.smsprovider.ScriptSMSProvider.ScriptSMSProvider"
@@ -50,13 +59,6 @@ def write_script(directory: Path, name: str, body: str, mode: int = 0o755) -> Pa
     path.write_text(body)
     path.chmod(mode)
     return path
-
-
-async def eventually(condition: Callable[[], bool], seconds: float = 3.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
 
 
 def pid_in(marker: Path) -> int:
@@ -136,6 +138,24 @@ async def test_a_non_zero_exit_is_an_error_with_the_last_line_of_stderr(scripts,
     assert not error.value.retryable
 
 
+@pytest.mark.parametrize(
+    ("status", "kind"),
+    [
+        (2, RejectedNumber),
+        (75, TemporaryFailure),
+        (1, RejectedByGateway),
+        (3, RejectedByGateway),
+        (64, RejectedByGateway),
+        (255, RejectedByGateway),
+    ],
+)
+async def test_the_exit_status_says_what_kind_of_failure_it_was(scripts, gateway, status, kind):
+    write_script(scripts, "status.sh", f"#!/bin/sh\ncat > /dev/null\nexit {status}\n")
+    with pytest.raises(SendError) as error:
+        await gateway(script="status.sh").send("+491701234567", "x")
+    assert type(error.value) is kind and error.value.code == f"exit_{status}"
+
+
 async def test_a_long_stderr_line_is_cut_in_the_error(scripts, gateway):
     write_script(scripts, "loud.sh", "#!/bin/sh\nprintf 'a\\033b%0500d\\n' 7 >&2\nexit 1\n")
     with pytest.raises(SendError) as error:
@@ -184,7 +204,7 @@ async def test_a_timeout_kills_the_script_and_its_children(scripts, gateway, tmp
         f"#!/bin/sh\necho $$ > {script_pid}\nsleep 30 &\necho $! > {child_pid}\nwait\n",
     )
     started = time.monotonic()
-    with pytest.raises(SendError) as error:
+    with pytest.raises(TimedOut) as error:
         await gateway(script="hang.sh", timeout="0.5").send("+491701234567", "x")
     assert error.value.code == "timeout" and error.value.retryable
     assert time.monotonic() - started < 5
@@ -192,17 +212,19 @@ async def test_a_timeout_kills_the_script_and_its_children(scripts, gateway, tmp
     await eventually(lambda: gone(pid_in(child_pid)))
 
 
-async def test_a_script_killed_by_a_signal_is_an_error_naming_it(scripts, gateway):
+async def test_a_script_killed_by_a_signal_leaves_the_outcome_unknown_and_names_it(
+    scripts, gateway
+):
     write_script(scripts, "killed.sh", "#!/bin/sh\nkill -TERM $$\nsleep 5\n")
-    with pytest.raises(SendError) as error:
+    with pytest.raises(OutcomeUnknown) as error:
         await gateway(script="killed.sh").send("+491701234567", "x")
     assert error.value.code == "signal_15"
     assert "SIGTERM" in error.value.message
 
 
-async def test_a_script_that_cannot_start_is_a_send_error(scripts, gateway):
+async def test_a_script_that_cannot_start_is_rejected_by_the_gateway(scripts, gateway):
     write_script(scripts, "broken.sh", "#!/nonexistent/interpreter\n")
-    with pytest.raises(SendError) as error:
+    with pytest.raises(RejectedByGateway) as error:
         await gateway(script="broken.sh").send("+491701234567", "x")
     assert error.value.code == "script"
     assert "could not start" in error.value.message
@@ -244,14 +266,36 @@ async def test_a_background_script_is_killed_at_its_timeout(scripts, gateway, tm
     assert reaped(pid_in(marker))
 
 
-async def test_aclose_stops_background_scripts(scripts, gateway, tmp_path):
+async def test_aclose_stops_background_scripts_and_logs_them_failed(
+    scripts, gateway, tmp_path, caplog
+):
     marker = tmp_path / "pid"
     write_script(scripts, "hang.sh", f"#!/bin/sh\necho $$ > {marker}\nsleep 30\n")
+    caplog.set_level(logging.WARNING, logger="smsgw.providers.script")
     provider = gateway(script="hang.sh", background="background", timeout="60")
     await provider.send("+491701234567", "x")
     await eventually(lambda: marker.exists() and marker.read_text().strip() != "")
     await provider.aclose()
     assert reaped(pid_in(marker))
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    assert "hang.sh was stopped before it finished: failed" in logged
+
+
+async def test_drain_lets_background_scripts_finish(scripts, gateway, tmp_path):
+    gate, done = tmp_path / "gate", tmp_path / "done"
+    write_script(
+        scripts,
+        "gated.sh",
+        f"#!/bin/sh\ncat > /dev/null\nwhile [ ! -e {gate} ]; do sleep 0.01; done\ntouch {done}\n",
+    )
+    provider = gateway(script="gated.sh", background="background", timeout="30")
+    await provider.send("+491701234567", "x")
+    draining = asyncio.ensure_future(provider.drain())
+    await asyncio.sleep(0)
+    assert not draining.done()
+    gate.touch()
+    await draining
+    assert done.exists()
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,16 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from providers.base import SendError, SendResult
+from providers.base import (
+    OutcomeUnknown,
+    RejectedByGateway,
+    SendError,
+    SendResult,
+    TemporaryFailure,
+    Throttled,
+    TimedOut,
+    Unreachable,
+)
 from providers.registry import OptionsInvalid, registry
 from providers.sipgate import SipgateOptions, SipgateProvider
 from tests.peers.ports import free_port
@@ -113,10 +122,10 @@ async def test_a_closed_provider_opens_a_new_connection_on_its_next_send(build, 
     assert len(sipgate.calls) == 2
 
 
-async def test_a_fault_is_an_error_with_the_remote_message(send, sipgate):
+async def test_a_fault_is_rejected_by_the_gateway_with_the_remote_message(send, sipgate):
     sipgate.fault = (401, "Unauthorized: bad credentials")
     error = await failure(send)
-    assert error.code == "fault_401"
+    assert type(error) is RejectedByGateway and error.code == "fault_401"
     assert "Unauthorized: bad credentials" in error.message
     assert not error.retryable
 
@@ -124,26 +133,41 @@ async def test_a_fault_is_an_error_with_the_remote_message(send, sipgate):
 @pytest.mark.parametrize(
     ("status", "text"), [(401, "Request denied"), (407, "Invalid parameter value")]
 )
-async def test_a_status_code_other_than_200_is_an_error_with_code_and_text(
+async def test_a_status_code_other_than_200_is_rejected_by_the_gateway_with_code_and_text(
     send, sipgate, status, text
 ):
     sipgate.answer = {"StatusCode": status, "StatusString": text}
     error = await failure(send)
-    assert error.code == f"status_{status}"
+    assert type(error) is RejectedByGateway and error.code == f"status_{status}"
     assert str(status) in error.message and text in error.message
 
 
-@pytest.mark.parametrize("status", [500, 503, 429])
-async def test_http_5xx_and_429_are_retryable(send, sipgate, status):
+@pytest.mark.parametrize("status", [402, 500, 503])
+async def test_samurais_internal_error_and_5xx_status_codes_are_temporary(send, sipgate, status):
+    sipgate.answer = {"StatusCode": status, "StatusString": "busy"}
+    assert type(await failure(send)) is TemporaryFailure
+
+
+@pytest.mark.parametrize("status", [500, 503])
+async def test_http_5xx_is_a_temporary_failure(send, sipgate, status):
     sipgate.http_status = status
     error = await failure(send)
+    assert type(error) is TemporaryFailure
     assert error.code == f"http_{status}" and error.retryable
 
 
-async def test_other_http_errors_are_not_retryable(send, sipgate):
-    sipgate.http_status = 403
+async def test_http_429_is_throttled_with_retry_after(send, sipgate):
+    sipgate.http_status, sipgate.http_headers = 429, {"Retry-After": "30"}
     error = await failure(send)
-    assert error.code == "http_403" and not error.retryable
+    assert isinstance(error, Throttled) and error.retry_after == 30.0 and error.retryable
+
+
+@pytest.mark.parametrize("status", [401, 403, 404])
+async def test_other_http_errors_are_rejected_by_the_gateway(send, sipgate, status):
+    sipgate.http_status = status
+    error = await failure(send)
+    assert type(error) is RejectedByGateway
+    assert error.code == f"http_{status}" and not error.retryable
 
 
 @pytest.mark.parametrize(
@@ -156,10 +180,10 @@ async def test_other_http_errors_are_not_retryable(send, sipgate):
         b"</methodResponse>",
     ],
 )
-async def test_an_answer_that_is_not_xml_rpc_is_a_bad_response(send, sipgate, raw):
+async def test_an_answer_that_is_not_xml_rpc_leaves_the_outcome_unknown(send, sipgate, raw):
     sipgate.raw = raw
     error = await failure(send)
-    assert error.code == "bad_response" and not error.retryable
+    assert type(error) is OutcomeUnknown and error.code == "bad_response"
 
 
 @pytest.mark.parametrize("answer", ["OK", {"StatusString": "Method success"}])
@@ -171,17 +195,17 @@ async def test_an_answer_without_a_status_code_is_a_bad_response(send, sipgate, 
 async def test_a_slow_answer_is_a_retryable_timeout(send, sipgate):
     sipgate.delay = 1.0
     error = await failure(send, TIMEOUT="0.2")
-    assert error.code == "timeout" and error.retryable
+    assert type(error) is TimedOut and error.code == "timeout" and error.retryable
 
 
 async def test_a_dead_endpoint_is_a_retryable_connection_error(send):
     error = await failure(send, URL=f"http://127.0.0.1:{free_port()}/RPC2")
-    assert error.code == "connection" and error.retryable
+    assert type(error) is Unreachable and error.code == "connection" and error.retryable
 
 
 async def test_a_dead_proxy_is_a_retryable_connection_error(send):
     error = await failure(send, PROXY=f"http://127.0.0.1:{free_port()}")
-    assert error.code == "connection" and error.retryable
+    assert type(error) is Unreachable and error.code == "connection" and error.retryable
 
 
 async def test_the_proxy_option_routes_the_call_through_the_proxy(send, sipgate):

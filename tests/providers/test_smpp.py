@@ -9,14 +9,25 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from providers import smpp_pdu as pdu
-from providers.base import SendError
+from providers.base import (
+    OutcomeUnknown,
+    RejectedByGateway,
+    RejectedNumber,
+    SendError,
+    TemporaryFailure,
+    Throttled,
+    TimedOut,
+    Unreachable,
+)
 from providers.registry import OptionsInvalid, registry
 from providers.smpp import SmppProvider
 from tests.peers.ports import free_port
 from tests.peers.smpp_server import SmppServer
+from tests.peers.waiting import eventually
 
 NAME = "providers.smpp.SmppProvider"
+ARABIC_INDIC = "".join(chr(0x0660 + int(d)) for d in "491701234567")
+FULLWIDTH = "".join(chr(0xFF10 + int(d)) for d in "491701234567")
 Gateway = Callable[..., SmppProvider]
 
 
@@ -54,9 +65,9 @@ async def gateway(smsc: SmppServer) -> AsyncIterator[Gateway]:
 async def test_a_message_is_submitted_with_its_addresses_and_the_message_id_returned(gateway, smsc):
     result = await gateway().send("+491701234567", "Code 123456")
     (message,) = smsc.submitted
-    assert message.submit.source == pdu.Address(5, 0, "smsgw")
-    assert message.submit.destination == pdu.Address(1, 1, "491701234567")
-    assert message.submit.data_coding == 0 and message.submit.esm_class == 0
+    assert message.source == (5, 0, "smsgw")
+    assert message.destination == (1, 1, "491701234567")
+    assert message.data_coding == 0 and message.esm_class == 0
     assert message.text == "Code 123456"
     assert result.message_ids == ["msg-1"] and result.parts == 1
 
@@ -80,15 +91,15 @@ async def test_concurrent_sends_share_the_session_without_waiting_for_each_other
 async def test_gsm7_extension_characters_go_as_data_coding_0(gateway, smsc):
     await gateway().send("+491701234567", "Preis: 5€ [ok] {x}")
     (message,) = smsc.submitted
-    assert message.submit.data_coding == 0
+    assert message.data_coding == 0
     assert message.text == "Preis: 5€ [ok] {x}"
-    assert message.submit.short_message.count(0x1B) == 5  # each extension character escaped
+    assert message.short_message.count(0x1B) == 5  # each extension character escaped
 
 
 async def test_unicode_goes_as_ucs2_with_data_coding_8(gateway, smsc):
     await gateway().send("+491701234567", "验证码 123456")
     (message,) = smsc.submitted
-    assert message.submit.data_coding == 8
+    assert message.data_coding == 8
     assert message.text == "验证码 123456"
 
 
@@ -97,7 +108,7 @@ async def test_a_long_message_is_split_with_a_concatenation_header(gateway, smsc
     result = await gateway().send("+491701234567", text)
     assert result.parts == 3 and result.message_ids == ["msg-1", "msg-2", "msg-3"]
     headers = [m.header for m in smsc.submitted]
-    assert all(m.submit.esm_class & pdu.ESM_UDHI for m in smsc.submitted)
+    assert all(m.esm_class & 0x40 for m in smsc.submitted)
     assert [h[5] for h in headers] == [1, 2, 3] and {h[4] for h in headers} == {3}
     assert len({h[3] for h in headers}) == 1  # one reference for all parts
     assert "".join(m.text for m in smsc.submitted) == text
@@ -109,60 +120,129 @@ async def test_throttling_is_retried_until_the_smsc_accepts(gateway, smsc):
     assert result.message_ids == ["msg-1"]
 
 
-async def test_throttling_beyond_the_retries_is_a_retryable_error(gateway, smsc):
+async def test_throttling_beyond_the_retries_is_throttled(gateway, smsc):
     smsc.throttle_next = 100
     provider = gateway()
     provider.RETRY_DELAYS = (0.01, 0.01)
-    with pytest.raises(SendError) as error:
+    with pytest.raises(Throttled) as error:
         await provider.send("+491701234567", "123456")
     assert error.value.code == "ESME_RTHROTTLED" and error.value.retryable
 
 
-async def test_an_invalid_destination_is_a_final_error(gateway, smsc):
-    smsc.fail_with = 0x0B
+@pytest.mark.parametrize(
+    ("status", "kind", "name"),
+    [
+        (0x0B, RejectedNumber, "ESME_RINVDSTADR"),
+        (0x14, Throttled, "ESME_RMSGQFUL"),
+        (0x58, Throttled, "ESME_RTHROTTLED"),
+        (0x08, TemporaryFailure, "ESME_RSYSERR"),
+        (0x45, TemporaryFailure, "ESME_RSUBMITFAIL"),
+        (0x0A, RejectedByGateway, "ESME_RINVSRCADR"),
+        (0x66, RejectedByGateway, "ESME_RX_R_APPN"),
+        (0x400, RejectedByGateway, "status 0x00000400"),
+    ],
+)
+async def test_each_submit_status_is_its_send_error(gateway, smsc, status, kind, name):
+    smsc.fail_with = status
+    provider = gateway()
+    provider.RETRY_DELAYS = ()
     with pytest.raises(SendError) as error:
-        await gateway().send("+491701234567", "123456")
-    assert error.value.code == "ESME_RINVDSTADR" and not error.value.retryable
+        await provider.send("+491701234567", "123456")
+    assert type(error.value) is kind and error.value.code == name
 
 
-async def test_a_wrong_password_is_a_final_error_that_never_shows_it(gateway, smsc):
-    with pytest.raises(SendError) as error:
+async def test_a_wrong_password_is_rejected_by_the_gateway_and_never_shown(gateway, smsc):
+    with pytest.raises(RejectedByGateway) as error:
         await gateway(PASSWORD="wr0ngpw").send("+491701234567", "123456")
     assert error.value.code == "bind_ESME_RINVPASWD" and not error.value.retryable
     assert "wr0ngpw" not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("status", "kind"),
+    [(0x0D, RejectedByGateway), (0x0F, RejectedByGateway), (0x08, TemporaryFailure)],
+)
+async def test_a_refused_bind_is_its_send_error_and_closes_the_connection(
+    gateway, smsc, status, kind
+):
+    smsc.bind_status = status
+    with pytest.raises(SendError) as error:
+        await gateway().send("+491701234567", "123456")
+    assert type(error.value) is kind and error.value.code.startswith("bind_")
+    await eventually(lambda: smsc.connections == 0)
 
 
 async def test_the_provider_keeps_the_link_alive_and_answers_the_smscs_enquire_link(gateway, smsc):
     provider = gateway()
     provider.ENQUIRE_LINK_INTERVAL = 0.05
     await provider.send("+491701234567", "123456")
-    await asyncio.sleep(0.3)
-    assert smsc.enquire_links >= 3
+    await eventually(lambda: smsc.enquire_links >= 3)
     await smsc.enquire_clients()
-    await asyncio.sleep(0.1)
-    answer = smsc.client_answers[-1]
-    assert answer.command_id == pdu.ENQUIRE_LINK | pdu.RESPONSE and answer.sequence == 9000
+    await eventually(lambda: len(smsc.client_answers) > 0)
+    command_id, status, sequence = smsc.client_answers[-1]
+    assert (command_id, status, sequence) == (0x80000015, 0, 9000)
 
 
 async def test_after_the_connection_drops_the_next_send_binds_again(gateway, smsc):
     provider = gateway()
     await provider.send("+491701234567", "first")
     smsc.drop_connections()
-    await asyncio.sleep(0.05)
+    await eventually(lambda: smsc.connections == 0)
     await provider.send("+491701234567", "second")
     assert smsc.binds == 2
     assert [m.text for m in smsc.submitted] == ["first", "second"]
 
 
-async def test_a_drop_while_a_message_is_in_flight_is_a_retryable_error(gateway, smsc):
-    smsc.delay = 1.0
-    provider = gateway()
-    sending = asyncio.ensure_future(provider.send("+491701234567", "123456"))
-    await asyncio.sleep(0.2)
-    smsc.drop_connections()
-    with pytest.raises(SendError) as error:
-        await sending
-    assert error.value.code == "connection" and error.value.retryable
+async def test_a_drop_while_a_message_is_in_flight_leaves_the_outcome_unknown(gateway, smsc):
+    smsc.drop_on_submit = True
+    with pytest.raises(OutcomeUnknown) as error:
+        await gateway().send("+491701234567", "123456")
+    assert error.value.code == "connection_lost" and error.value.retryable
+
+
+async def test_an_smsc_that_never_answers_a_submit_timed_out(gateway, smsc):
+    smsc.silent = True
+    with pytest.raises(TimedOut):
+        await gateway(TIMEOUT="0.3").send("+491701234567", "123456")
+
+
+async def test_a_message_id_without_its_nul_leaves_the_outcome_unknown(gateway, smsc):
+    smsc.message_id_nul = False
+    with pytest.raises(OutcomeUnknown) as error:
+        await gateway().send("+491701234567", "123456")
+    assert error.value.code == "bad_response"
+
+
+@pytest.mark.parametrize(
+    "phone", [f"+{ARABIC_INDIC}", f"+{FULLWIDTH}", "+49170\x001234", "+" + "1" * 21]
+)
+async def test_a_destination_smpp_cannot_carry_is_a_rejected_number(gateway, smsc, phone):
+    with pytest.raises(RejectedNumber) as error:
+        await gateway().send(phone, "123456")
+    assert error.value.code == "invalid_number"
+    assert smsc.binds == 0 and smsc.submitted == []
+
+
+async def test_failed_binds_leave_no_connection_open(gateway, smsc):
+    # A bind the SMSC refuses, one it never answers, one cut off, one that cannot be encoded.
+    smsc.bind_status = 0x0D
+    for _ in range(3):
+        with pytest.raises(RejectedByGateway):
+            await gateway().send("+491701234567", "1")
+    smsc.bind_status, smsc.silent_bind = 0, True
+    with pytest.raises(TimedOut):
+        await gateway(TIMEOUT="0.2").send("+491701234567", "1")
+    options = registry.validate(
+        NAME, {"SMSC_HOST": "127.0.0.1", "SMSC_PORT": str(smsc.port), "SYSTEM_ID": "x"}
+    )
+    unencodable = SmppProvider(options.model_copy(update={"SYSTEM_ID": "smsgw-é"}))
+    for _ in range(3):
+        with pytest.raises(RejectedByGateway) as error:
+            await unencodable.send("+491701234567", "1")
+        assert error.value.code == "bind_options"
+    await unencodable.aclose()
+    await eventually(lambda: smsc.connections == 0)
+    assert smsc.binds == 3  # the unanswered bind is not counted, the unencodable never sent
 
 
 async def test_aclose_unbinds(gateway, smsc):
@@ -172,15 +252,27 @@ async def test_aclose_unbinds(gateway, smsc):
     assert smsc.unbinds == 1
 
 
-async def test_no_smsc_is_a_retryable_connection_error(gateway):
-    with pytest.raises(SendError) as error:
+async def test_no_smsc_is_unreachable(gateway):
+    with pytest.raises(Unreachable) as error:
         await gateway(SMSC_PORT=free_port()).send("+491701234567", "123456")
     assert error.value.code == "connection" and error.value.retryable
 
 
 @pytest.mark.parametrize(
     ("key", "value"),
-    [("PASSWORD", "longer-than-8"), ("S_ADDR_TON", "0xZZ"), ("SMSC_PORT", "0"), ("SYSTEM_ID", "")],
+    [
+        ("PASSWORD", "longer-than-8"),
+        ("S_ADDR_TON", "0xZZ"),
+        ("SMSC_PORT", "0"),
+        ("SYSTEM_ID", ""),
+        ("SYSTEM_ID", "smsgw-é"),
+        ("SYSTEM_ID", "a" * 16),
+        ("PASSWORD", "pässwd"),
+        ("SYSTEM_TYPE", "ΤΥΠΟΣ"),
+        ("SYSTEM_TYPE", "t" * 13),
+        ("S_ADDR", "Sénder"),
+        ("S_ADDR", "1" * 21),
+    ],
 )
 def test_bad_options_name_the_key(key, value):
     raw = {"SMSC_HOST": "smsc.example.com", "SYSTEM_ID": "smsgw", key: value}
