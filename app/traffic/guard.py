@@ -13,12 +13,14 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy import Connection, and_, select
 
 from app.db.tables import Challenge
 from app.errors import SmsgwError
+from app.services.audit import note
 from app.traffic import repo
 from app.traffic.numbers import InvalidNumber, NumberFacts, facts
 from app.traffic.settings import Policy
@@ -66,9 +68,12 @@ class Plan:
     hits: list[Hit]
     serial: str
     cooldown: repo.Bump | None = None
+    purge: bool = False  # also delete ended counters: one check a minute per process does
 
     def admit(self, tx: Connection) -> list[Hit]:
         """Move every counter (one statement); raise Refused if an enforced rule blocks."""
+        if self.purge:
+            repo.purge(tx, self.now)
         counts = repo.count(tx, self.bumps, self.now)
         hits = list(self.hits)
         if self.cooldown is not None:
@@ -138,8 +143,6 @@ def _shown(subject: str) -> str:
 
 
 def _still_open(tx: Connection, transaction_id: str, serial: str, now: float) -> bool:
-    from datetime import UTC, datetime
-
     c = CHALLENGE.c
     query = select(c.id).where(
         and_(
@@ -188,7 +191,7 @@ async def plan(
     blocking = [hit for hit in hits if hit.mode == "enforce"]
     if blocking:
         raise Refused("blocked", blocked_message(blocking[0].rule), blocking[0].rule, hits=hits)
-    return Plan(policy, now, bumps, limits, hits, serial, cooldown)
+    return Plan(policy, now, bumps, limits, hits, serial, cooldown, rt.traffic.purge_due())
 
 
 def _static(policy: Policy, number: NumberFacts, hits: list[Hit]) -> None:
@@ -232,8 +235,6 @@ def _counting(
 
 async def settle(rt: Runtime, hits: list[Hit], refused: Refused | None, **who: str) -> None:
     """Write a tripped block (after the rollback) and audit every rule that was hit."""
-    from app.services.audit import note
-
     if refused is not None and refused.trips:
         now = rt.traffic.clock()
 

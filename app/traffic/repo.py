@@ -165,15 +165,15 @@ def restart(tx: Connection, bump: Bump, now: float) -> None:
 
 
 _PURGE = delete(COUNTER).where(
-    K.expires_at < bindparam("before"),
-    (K.blocked_until.is_(None)) | (K.blocked_until < bindparam("before")),
-    K.strikes == 0,
+    K.expires_at < bindparam("now"),
+    K.blocked_until.is_(None) | (K.blocked_until < bindparam("forgotten")),
 )
+FORGET_BLOCKS = 7 * 86400  # a subject blocked this long ago starts again from one strike
 
 
-def purge(tx: Connection, before: float) -> None:
-    """Counters whose window ended (and that hold no block or strike) are just rows."""
-    tx.execute(_PURGE, {"before": before})
+def purge(tx: Connection, now: float) -> None:
+    """Counters whose window ended are just rows, unless they remember a recent block."""
+    tx.execute(_PURGE, {"now": now, "forgotten": now - FORGET_BLOCKS})
 
 
 # Admin reads and writes: not hot, plain Core statements.

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from app.db.tables import Token
+from app.traffic.repo import COUNTER
 from tests.api.sms_login import PHONE, check, enrol, gateway_to_sink, last_otp
 from tests.traffic.conftest import audit_rows
 
@@ -244,3 +245,19 @@ async def test_triggerchallenge_is_under_the_same_rules(admin_api, http_sink, de
         clock.advance(31)
     assert values == [1] * 5 + [0]
     assert "'number_10m'" in reply["detail"]["message"]
+
+
+async def test_counters_whose_window_ended_are_purged(
+    admin_api, http_sink, defaults, clock, runtime
+):
+    await gateway_to_sink(admin_api, http_sink)
+    await enrol(admin_api)
+    await enrol(admin_api, user="bob", phone="+4915123456789")
+    await _login(admin_api)
+    clock.advance(86400 + 1)
+    runtime.traffic._next_purge = 0.0  # this process's minute has come
+    await _login(admin_api, "bob")
+    rows = await runtime.db.read_sql(
+        lambda tx: tx.execute(select(COUNTER.c.subject).distinct()).scalars().all()
+    )
+    assert PHONE not in rows and "+4915123456789" in rows
