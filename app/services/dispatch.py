@@ -21,7 +21,7 @@ from app.runtime import Runtime
 from app.schemas.sms import MessageOut
 from app.services import gateways
 from app.services.phone import mask
-from app.traffic.gateway_limits import GatewayThrottled, admitted
+from app.traffic.gateway_limits import admitted
 from providers.base import SendError, internal_error
 from providers.registry import OptionsInvalid, UnknownProvider
 
@@ -83,8 +83,6 @@ async def _attempt(rt: Runtime, outgoing: Outgoing) -> dict[str, Any]:
         ids, parts = result.message_ids, result.parts
     except SendError as exc:
         error = f"{exc.code}: {exc.message}"
-    except GatewayThrottled as exc:
-        error = f"throttled: {exc.reason}"
     except (OptionsInvalid, UnknownProvider) as exc:
         # Stored before validation existed, or its provider was removed: fail, don't crash.
         error = f"gateway definition unusable: {exc}"

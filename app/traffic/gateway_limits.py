@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection, bindparam, case, select, update
 
 from app.traffic.repo import LIMIT, _dialect_insert
+from providers.base import Throttled
 
 if TYPE_CHECKING:
     from app.runtime import Runtime
@@ -72,11 +73,12 @@ def default_limits(module: str) -> Limits:
     return Limits(max_concurrency=1) if module == MODEM else Limits()
 
 
-class GatewayThrottled(Exception):
+class GatewayThrottled(Throttled):
+    """Our own limit, not the gateway's answer: the delivery engine treats it the same way
+    (wait if that fits the deadline, else fail over) and the attempt records why."""
+
     def __init__(self, reason: str, retry_after: float | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.retry_after = retry_after
+        super().__init__("gateway_limit", reason, retry_after=retry_after)
 
 
 # Half the burst is admitted at once, the other half is kept for sends that go out late
@@ -121,7 +123,8 @@ def reserve(
     if state is None:
         return 0.0  # its limits were deleted meanwhile
     if state.daily_cap is not None and state.day == today and state.day_count >= state.daily_cap:
-        raise GatewayThrottled(f"daily cap of {state.daily_cap} messages reached", None)
+        tomorrow = (today + 1) * DAY - now
+        raise GatewayThrottled(f"daily cap of {state.daily_cap} messages reached", tomorrow)
     wait = max(state.tat, now) - tolerance(state.burst, state.rate) - now
     raise GatewayThrottled(
         f"rate limit {state.rate:g}/s (burst {state.burst}): next slot in {wait:.2f} s", wait

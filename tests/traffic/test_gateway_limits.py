@@ -75,7 +75,7 @@ async def test_a_daily_cap_stops_the_gateway_until_the_next_day(admin_api, http_
     for _ in range(2):
         await admin_api.post("/sms/send", SEND)
     error = await admin_api.post_error("/sms/send", SEND, status=502, code=801)
-    assert "throttled: daily cap of 2 messages reached" in error["message"]
+    assert "gateway_limit: daily cap of 2 messages reached" in error["message"]
     assert (await admin_api.value("/traffic/gateways/sms-gw"))["sent_today"] == 2
     clock.advance(86400)
     await admin_api.post("/sms/send", SEND)
@@ -90,9 +90,9 @@ async def test_a_send_that_would_wait_too_long_is_throttled_and_says_why(
     await admin_api.post("/traffic/gateways/sms-gw", {"rate": 0.1})
     await admin_api.post("/sms/send", SEND)
     error = await admin_api.post_error("/sms/send", SEND, status=502, code=801)
-    assert "throttled: rate limit 0.1/s (burst 0)" in error["message"]
+    assert "gateway_limit: rate limit 0.1/s (burst 0)" in error["message"]
     [failed] = (await admin_api.value("/sms/messages", params={"status": "failed"}))["messages"]
-    assert failed["error"].startswith("throttled: rate limit")
+    assert failed["error"].startswith("gateway_limit: rate limit")
     assert len(http_sink.requests) == 1
 
 
