@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection, delete, select
 
 from app.db.tables import Gateway
@@ -50,7 +50,10 @@ class CounterOut(BaseModel):
 
 
 class PresetIn(BaseModel):
-    preset: str = Field("high_risk", pattern="^high_risk$")
+    """The permission the preset's countries get."""
+
+    model_config = ConfigDict(extra="forbid")
+
     permission: Permission = "monitor"
 
 
@@ -121,7 +124,7 @@ async def apply_preset(rt: Runtime, form: PresetIn, caller: Caller) -> int:
             repo.save_country(tx, entry)
         return len(entries)
 
-    return await _write(rt, caller, "traffic_write", f"preset {form.preset}", work)
+    return await _write(rt, caller, "traffic_write", "preset high_risk", work)
 
 
 async def delete_country(rt: Runtime, code: str, caller: Caller) -> int:

@@ -96,7 +96,7 @@ async def test_lifting_a_block_that_does_not_exist_is_a_404(admin_api, defaults)
 
 
 async def test_the_high_risk_preset_marks_countries_monitor(admin_api, defaults):
-    count = await admin_api.post("/traffic/countries/preset", {})
+    count = await admin_api.post("/traffic/presets/high_risk", {})
     countries = await admin_api.value("/traffic/countries")
     assert len(countries) == count > 20
     assert {c["permission"] for c in countries} == {"monitor"}
