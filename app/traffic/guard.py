@@ -44,6 +44,16 @@ class Hit:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class Trip:
+    """A conversion block that tripped: written after the refused challenge rolled back."""
+
+    rule: str
+    subject: str
+    until: float
+    strikes: int
+
+
 @dataclass
 class Refused(Exception):
     """No challenge: raised inside the challenge's transaction so nothing is written."""
@@ -54,9 +64,7 @@ class Refused(Exception):
     transaction_id: str = ""  # a cooldown: the open challenge to answer again
     started_at: float = 0.0
     hits: list[Hit] = field(default_factory=list)
-    trips: list[tuple[str, str, float, int]] = field(
-        default_factory=list
-    )  # rule, subject, until, strikes
+    trips: list[Trip] = field(default_factory=list)
 
 
 @dataclass
@@ -78,7 +86,7 @@ class Plan:
         hits = list(self.hits)
         if self.cooldown is not None:
             self._cooldown(tx, counts)
-        trips: list[tuple[str, str, float, int]] = []
+        trips: list[Trip] = []
         for bump in self.bumps:
             got = counts[(bump.rule, bump.subject)]
             if bump.rule.startswith("conversion_"):
@@ -109,7 +117,7 @@ class Plan:
         bump: repo.Bump,
         got: repo.Count,
         hits: list[Hit],
-        trips: list[tuple[str, str, float, int]],
+        trips: list[Trip],
     ) -> None:
         guard = self.policy.settings.conversion
         shown = _shown(bump.subject)
@@ -121,9 +129,10 @@ class Plan:
             return
         strikes = got.strikes
         if got.blocked_until is not None and self.now - got.blocked_until > guard.max_block:
-            strikes = 0  # a quiet day since the last block: start over
+            strikes = 0  # quiet for a longest block since the last: start over
         seconds = min(guard.block * 2**strikes, guard.max_block)
-        trips.append((bump.rule, bump.subject, self.now + seconds, strikes + 1))
+        if guard.mode == "enforce":  # monitor only notes what it would have blocked
+            trips.append(Trip(bump.rule, bump.subject, self.now + seconds, strikes + 1))
         hits.append(Hit(bump.rule, guard.mode, shown, f"{got.answered} of {sent} answered"))
 
 
@@ -239,8 +248,10 @@ async def settle(rt: Runtime, hits: list[Hit], refused: Refused | None, **who: s
         now = rt.traffic.clock()
 
         def write(tx: Connection) -> None:
-            for rule, subject, until, strikes in refused.trips:
-                repo.block(tx, rule, subject, now=now, until=until, strikes=strikes)
+            for trip in refused.trips:
+                repo.block(
+                    tx, trip.rule, trip.subject, now=now, until=trip.until, strikes=trip.strikes
+                )
 
         await rt.db.write_sql(write)
     for hit in hits:
