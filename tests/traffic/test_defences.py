@@ -261,3 +261,17 @@ async def test_counters_whose_window_ended_are_purged(
         lambda tx: tx.execute(select(COUNTER.c.subject).distinct()).scalars().all()
     )
     assert PHONE not in rows and "+4915123456789" in rows
+
+
+async def test_a_monitored_conversion_guard_notes_but_never_blocks(
+    admin_api, http_sink, defaults, clock
+):
+    await gateway_to_sink(admin_api, http_sink)
+    await admin_api.post("/traffic/settings", {"conversion": {"mode": "monitor"}})
+    for n in range(12):
+        await enrol(admin_api, user=f"bot{n}", phone=_number(n))
+    answers = [await _login(admin_api, f"bot{n}") for n in range(12)]
+    assert {a["result"]["authentication"] for a in answers} == {"CHALLENGE"}
+    assert await admin_api.value("/traffic/blocks") == []
+    noted = {r["target"] for r in await audit_rows(admin_api, "traffic_monitor")}
+    assert noted == {"conversion_prefix", "conversion_country"}
