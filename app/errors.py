@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 
 class SmsgwError(Exception):
     status: ClassVar[int] = 500
     code: ClassVar[int] = -500
+    headers: ClassVar[Mapping[str, str]] = {}
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -37,6 +39,13 @@ class BadCredentials(SmsgwError):
 
 class LockedOut(SmsgwError):
     status, code = 429, 4031
+
+
+class Busy(SmsgwError):
+    """Too many requests waiting for the same scarce resource: come back shortly."""
+
+    status, code = 503, 503
+    headers = {"Retry-After": "1"}
 
 
 class NoAuthHeader(SmsgwError):

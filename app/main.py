@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -11,6 +13,8 @@ from fastapi import FastAPI
 
 from app import __version__
 from app.api import (
+    admin,
+    apikey,
     audit,
     auth,
     health,
@@ -32,7 +36,7 @@ from app.runtime import Runtime
 from app.security import keys, passwords
 from app.security.secret_box import SecretBox
 from app.security.tokens import TokenIssuer
-from app.services import admins
+from app.services import admins, retention
 from app.services.batch_writer import BatchWriter
 from app.services.cache import TtlCache
 from app.services.provider_pool import ProviderPool
@@ -52,6 +56,8 @@ TAGS = [
     {"name": "policy", "description": "Admin policies"},
     {"name": "audit", "description": "The audit trail"},
     {"name": "traffic", "description": "Pumping defences and per-gateway limits"},
+    {"name": "apikey", "description": "API keys for services (long-lived, revocable)"},
+    {"name": "admin", "description": "Admin accounts"},
     {"name": "health", "description": "Liveness"},
 ]
 
@@ -77,14 +83,19 @@ def build_runtime(settings: Settings) -> Runtime:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     secret = settings.encryption_key.get_secret_value() if settings.encryption_key else None
     signing = settings.jwt_key.get_secret_value() if settings.jwt_key else None
+    pepper = settings.apikey_hash_key.get_secret_value() if settings.apikey_hash_key else None
+    keys.private_sqlite(settings.effective_database_url)
     context = ProviderContext(script_dir=settings.effective_script_dir.resolve())
     passwords.use_threads(settings.hash_threads or len(os.sched_getaffinity(0)))
+    passwords.limit_queue(settings.hash_queue_pin, settings.hash_queue_admin)
     db = Database(settings.effective_database_url)
     return Runtime(
         settings=settings,
         db=db,
-        box=SecretBox(keys.encryption_key(settings.data_dir, secret)),
-        issuer=TokenIssuer(keys.jwt_key(settings.data_dir, signing), settings.jwt_lifetime_seconds),
+        box=SecretBox(keys.encryption_keys(settings.data_dir, secret)),
+        issuer=TokenIssuer(
+            keys.jwt_keys(settings.data_dir, signing), settings.jwt_lifetime_seconds
+        ),
         provider_context=context,
         pool=ProviderPool(context),
         journal=BatchWriter(db),
@@ -92,6 +103,8 @@ def build_runtime(settings: Settings) -> Runtime:
         policy_cache=TtlCache(settings.cache_seconds),
         config_cache=TtlCache(settings.cache_seconds),
         traffic=Traffic(db, settings.cache_seconds),
+        admin_cache=TtlCache(settings.cache_seconds),
+        apikey_pepper=keys.apikey_pepper(settings.data_dir, pepper),
     )
 
 
@@ -102,9 +115,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = await prepare(settings)
         app.state.runtime = runtime
+        purger = asyncio.create_task(retention.keep_purging(runtime), name="smsgw-purge")
         try:
             yield
         finally:
+            purger.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await purger
             await close(runtime)
 
     app = FastAPI(
@@ -128,7 +145,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         form_only_paths=frozenset({"/auth/token"}),
     )
     # /validate first: every login is matched against the routes in this order.
-    for module in (validate, auth, smsgateway, sms, token, system, policy, audit, health):
+    for module in (
+        validate, auth, smsgateway, sms, token, system, policy, audit, apikey, admin, health
+    ):  # fmt: skip
         app.include_router(module.router)
     app.include_router(traffic.router)
     return app

@@ -30,3 +30,5 @@ class Runtime:
     policy_cache: TtlCache[str, list[Policy]]
     config_cache: TtlCache[str, dict[str, str]]
     traffic: Traffic  # limits and pumping defences
+    admin_cache: TtlCache[str, int | None]  # admin name -> token generation (None: deleted)
+    apikey_pepper: bytes  # the key of the HMAC under which API keys are stored

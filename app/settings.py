@@ -6,8 +6,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from cryptography.fernet import Fernet
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.security.keys import split_keys
 
 
 class Settings(BaseSettings):
@@ -17,9 +20,21 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         None, description="SQLAlchemy URL; default: SQLite in the data directory"
     )
-    jwt_key: SecretStr | None = Field(None, description="JWT signing key; default: generated")
+    jwt_key: SecretStr | None = Field(
+        None,
+        description="JWT keys, newest first, separated by commas: the first signs, "
+        "each verifies; default: generated into the data directory",
+    )
     encryption_key: SecretStr | None = Field(
-        None, description="Fernet key for secrets at rest; default: generated"
+        None,
+        description="Fernet keys for secrets at rest, newest first, separated by commas: "
+        "the first encrypts, each decrypts (`smsgw keys rotate` re-encrypts under the "
+        "first); default: generated into the data directory",
+    )
+    apikey_hash_key: SecretStr | None = Field(
+        None,
+        description="Key of the HMAC under which API keys are stored; default: generated "
+        "into the data directory (changing it invalidates every API key)",
     )
     jwt_lifetime_seconds: int = Field(3600, gt=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -46,7 +61,55 @@ class Settings(BaseSettings):
         description="Keep each worker of `smsgw serve --workers` on its own share of the cores",
     )
     login_max_failures: int = Field(5, gt=0, description="Failed logins before a lock-out")
-    login_lockout_seconds: int = Field(300, ge=0, description="How long a lock-out lasts")
+    login_lockout_seconds: int = Field(
+        300,
+        ge=0,
+        description="How long a lock-out lasts; failures older than this no longer count",
+    )
+    failcounter_clear_seconds: int = Field(
+        300,
+        ge=0,
+        description="An SMS token's fail counter starts again from zero when its last "
+        "failure is older than this (privacyIDEA's failcounter_clear_timeout); 0: never",
+    )
+    hash_queue_pin: int = Field(
+        128, gt=0, description="PIN checks per process waiting to be hashed; more are a 503"
+    )
+    hash_queue_admin: int = Field(
+        32, gt=0, description="Admin logins per process waiting to be hashed; more are a 503"
+    )
+    audit_retention_days: float = Field(
+        90, ge=0, description="Audit rows older than this are deleted; 0: kept for ever"
+    )
+    message_retention_days: float = Field(
+        30, ge=0, description="Message log rows older than this are deleted; 0: kept for ever"
+    )
+    login_failure_retention_seconds: int = Field(
+        86400,
+        ge=0,
+        description="Failed-login counters of admin names (existing or not) are deleted "
+        "this long after their last failure (never before a lock-out ends)",
+    )
+    purge_interval_seconds: float = Field(
+        300, gt=0, description="How often each process deletes expired rows"
+    )
+
+    @field_validator("encryption_key")
+    @classmethod
+    def _fernet_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        keys = split_keys(value.get_secret_value())
+        if not keys:
+            raise ValueError("give at least one key")
+        for position, key in enumerate(keys, 1):
+            try:
+                Fernet(key.encode())
+            except ValueError:
+                raise ValueError(
+                    f"key {position} is not a Fernet key (32 url-safe base64-encoded bytes)"
+                ) from None
+        return value
 
     @property
     def effective_database_url(self) -> str:

@@ -81,6 +81,10 @@ class Registry:
     def names(self) -> list[str]:
         return sorted(self._providers)
 
+    def aliases(self) -> dict[str, str]:
+        """Every other accepted name (privacyIDEA's class paths) -> its canonical name."""
+        return {alias: name for alias, name in sorted(self._aliases.items()) if alias != name}
+
     def canonical(self, name: str) -> str:
         try:
             return self._aliases[name]

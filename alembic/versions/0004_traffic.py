@@ -1,7 +1,7 @@
 """traffic control: rules, Geo permissions, safe list, counters, gateway limits
 
-Revision ID: 0004
-Revises: 0001
+Revision ID: 0004_traffic
+Revises: 0003_security
 Create Date: 2026-11-30
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0004"
-down_revision: str | None = "0001"
+revision: str = "0004_traffic"
+down_revision: str | None = "0003_security"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -12,6 +12,7 @@ from app.api.envelope import auth_answer, error_doc
 from app.schemas.auth import AuthIn, AuthValue, OAuth2Token
 from app.schemas.envelope import AuthEnvelope, NoDetail
 from app.schemas.policy import ADMIN_ACTIONS
+from app.security.passwords import BUSY_EXAMPLE
 from app.services import admins
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -25,6 +26,9 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         4031,
         "Locked out after repeated failures",
         "Too many failed logins for 'admin'; try again in 299 s",
+    ),
+    503: error_doc(
+        503, 503, "Too many logins waiting to be checked (see Retry-After)", BUSY_EXAMPLE
     ),
 }
 

@@ -109,7 +109,7 @@ def allowed_methods(app: FastAPI, path: str) -> list[str]:
 def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(SmsgwError)
     async def _domain(_: Request, exc: SmsgwError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.message)
+        return error_response(exc.status, exc.code, exc.message, exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

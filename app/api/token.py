@@ -55,7 +55,7 @@ async def init_token(
 @router.get("", include_in_schema=False)
 async def list_tokens(
     rt: Rt,
-    _: Annotated[Caller, Depends(allow("tokenlist"))],
+    caller: Annotated[Caller, Depends(allow("tokenlist"))],
     serial: Annotated[str | None, Query(max_length=64)] = None,
     user: Annotated[str | None, Query(max_length=255)] = None,
     realm: Annotated[str | None, Query(max_length=255)] = None,
@@ -63,7 +63,9 @@ async def list_tokens(
     pagesize: Annotated[int, Query(ge=1, le=500)] = 15,
 ) -> Envelope[TokenPage, NoDetail]:
     return ok(
-        await tokens.page(rt, serial=serial, user=user, realm=realm, page=page, pagesize=pagesize)
+        await tokens.page(
+            rt, caller, serial=serial, user=user, realm=realm, page=page, pagesize=pagesize
+        )
     )
 
 

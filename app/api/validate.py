@@ -7,10 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 
 from app.api.deps import Rt, allow, client_ip
+from app.api.envelope import error_doc
 from app.api.smsgateway import ERRORS
 from app.schemas.envelope import AuthEnvelope
 from app.schemas.validate import CheckDetail, CheckIn, TriggerIn
-from app.services import validation
+from app.security.passwords import BUSY_EXAMPLE
+from app.services import logins, policies
 from app.services.audit import Caller
 
 router = APIRouter(prefix="/validate", tags=["validate"])
@@ -25,7 +27,7 @@ class TriggerAnswer(AuthEnvelope[int, CheckDetail]):
 
 
 def _answer(
-    model: type[CheckAnswer | TriggerAnswer], value: int, outcome: validation.Outcome
+    model: type[CheckAnswer | TriggerAnswer], value: int, outcome: logins.Outcome
 ) -> Response:
     # Serialised here rather than by FastAPI, which would check the answer against its
     # response model once more: an authentication service calls this on every login.
@@ -42,10 +44,15 @@ def _answer(
     summary="Check a PIN (starts an SMS challenge), PIN+OTP, or transaction_id + OTP",
     response_model=CheckAnswer,
     response_model_exclude_none=True,
-    responses={400: ERRORS[400], 413: ERRORS[413], 415: ERRORS[415]},
+    responses={
+        400: ERRORS[400],
+        413: ERRORS[413],
+        415: ERRORS[415],
+        503: error_doc(503, 503, "Too many PIN checks waiting (see Retry-After)", BUSY_EXAMPLE),
+    },
 )
 async def validate_check(body: CheckIn, rt: Rt, request: Request) -> Response:
-    outcome = await validation.check(rt, body, client_ip(request))
+    outcome = await logins.check(rt, body, client_ip(request))
     return _answer(CheckAnswer, outcome.value, outcome)
 
 
@@ -61,7 +68,10 @@ async def trigger_challenge(
     body: TriggerIn,
     rt: Rt,
     request: Request,
-    _: Annotated[Caller, Depends(allow("triggerchallenge"))],
+    caller: Annotated[Caller, Depends(allow("triggerchallenge"))],
 ) -> Response:
-    outcome = await validation.trigger(rt, body, client_ip(request))
+    await policies.require_for_tokens(
+        rt, caller, "triggerchallenge", serial=body.serial, user=body.user, realm=body.realm
+    )
+    outcome = await logins.trigger(rt, body, client_ip(request))
     return _answer(TriggerAnswer, outcome.challenges, outcome)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.tables import Admin, LoginFailure, utcnow
+from app.db.tables import Admin, LoginFailure
 
 
 async def by_name(tx: AsyncSession, name: str) -> Admin | None:
@@ -26,9 +26,32 @@ async def add(tx: AsyncSession, name: str, password_hash: str) -> None:
 
 
 async def set_password(tx: AsyncSession, name: str, password_hash: str) -> int:
+    """A new password; the token generation moves on, so earlier tokens stop working."""
+    generation = Admin.__table__.c.token_generation  # type: ignore[attr-defined]
     result = await tx.execute(
-        update(Admin).where(Admin.name == name).values(password_hash=password_hash)  # type: ignore[arg-type]
+        update(Admin)
+        .where(Admin.name == name)  # type: ignore[arg-type]
+        .values(password_hash=password_hash, token_generation=generation + 1)
     )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def generation_of(tx: AsyncSession, name: str) -> int | None:
+    """The admin's token generation, None if there is no such admin."""
+    table = Admin.__table__.c  # type: ignore[attr-defined]
+    query = select(table.token_generation).where(table.name == name)
+    value = (await tx.execute(query)).scalar_one_or_none()
+    return None if value is None else int(value)
+
+
+async def lock_all(tx: AsyncSession) -> int:
+    """Lock every admin row until the commit (a read that decides a delete); how many."""
+    table = Admin.__table__.c  # type: ignore[attr-defined]
+    return len((await tx.execute(select(table.id).with_for_update())).all())
+
+
+async def delete_admin(tx: AsyncSession, name: str) -> int:
+    result = await tx.execute(delete(Admin).where(Admin.name == name))  # type: ignore[arg-type]
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
@@ -36,28 +59,42 @@ async def lock_of(tx: AsyncSession, username: str) -> LoginFailure | None:
     return await tx.get(LoginFailure, username)
 
 
-async def count_failure(tx: AsyncSession, username: str) -> int:
-    """Add one failure atomically (concurrent workers each count) and return the total."""
+async def reserve_attempt(
+    tx: AsyncSession, username: str, now: datetime, *, limit: int, window: timedelta
+) -> bool:
+    """Count a failed login before the password is checked, unless the name is locked out.
+
+    One statement decides, so of any number of concurrent attempts at most `limit` pass
+    within `window` (PostgreSQL re-checks the WHERE after a concurrent update of the row,
+    SQLite has one writer); a success clears them. Failures older than the window no
+    longer count, and the limit-th failure locks the name until it has passed.
+    """
     table = LoginFailure.__table__  # type: ignore[attr-defined]
+    c = table.c
     insert = pg_insert if tx.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stale = c.last_failure < now - window
+    failures = case((stale, 1), else_=c.failures + 1)
+    until = now + window
     statement = (
         insert(table)
-        .values(username=username, failures=1, last_failure=utcnow())
+        .values(
+            username=username,
+            failures=1,
+            last_failure=now,
+            locked_until=until if limit <= 1 else None,
+        )
         .on_conflict_do_update(
             index_elements=["username"],
-            set_={"failures": table.c.failures + 1, "last_failure": utcnow()},
+            set_={
+                "failures": failures,
+                "last_failure": now,
+                "locked_until": case((failures >= limit, until), else_=None),
+            },
+            where=(c.failures < limit) | stale,
         )
-        .returning(table.c.failures)
+        .returning(c.failures)
     )
-    return int((await tx.execute(statement)).scalar_one())
-
-
-async def lock(tx: AsyncSession, username: str, until: datetime) -> None:
-    await tx.execute(
-        update(LoginFailure)
-        .where(LoginFailure.username == username)  # type: ignore[arg-type]
-        .values(failures=0, locked_until=until)
-    )
+    return (await tx.execute(statement)).scalar_one_or_none() is not None
 
 
 async def clear_failures(tx: AsyncSession, username: str) -> None:

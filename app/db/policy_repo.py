@@ -34,7 +34,7 @@ async def upsert(tx: AsyncSession, policy: Policy) -> int:
         await tx.flush()
         assert policy.id is not None
         return policy.id
-    for field in ("scope", "action", "adminuser", "realm", "active", "priority"):
+    for field in ("scope", "action", "adminuser", "realm", "user", "active", "priority"):
         setattr(existing, field, getattr(policy, field))
     await tx.flush()
     assert existing.id is not None

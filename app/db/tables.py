@@ -40,6 +40,9 @@ class Admin(SQLModel, table=True):
     name: str = Field(max_length=255, unique=True, index=True)
     password_hash: str = Field(sa_type=Text)
     created_at: datetime = Field(default_factory=utcnow)
+    # Moves on with every password change; a JWT carries the value it was issued under,
+    # so tokens issued before the change stop working.
+    token_generation: int = 0
 
 
 class LoginFailure(SQLModel, table=True):
@@ -59,7 +62,8 @@ class Policy(SQLModel, table=True):
     scope: str = Field(max_length=32)
     action: str = Field(default="", sa_type=Text)  # comma-separated, as privacyIDEA stores it
     adminuser: str = Field(default="", sa_type=Text)  # comma-separated; empty = every admin
-    realm: str = Field(default="", sa_type=Text)
+    realm: str = Field(default="", sa_type=Text)  # comma-separated; empty = every realm
+    user: str = Field(default="", sa_type=Text)  # comma-separated; empty = every user
     active: bool = True
     priority: int = 1
     created_at: datetime = Field(default_factory=utcnow)
@@ -112,6 +116,7 @@ class Token(SQLModel, table=True):
     active: bool = True
     failcount: int = 0
     maxfail: int = 10
+    last_fail: datetime | None = None  # the fail counter clears some time after it
     otplen: int = 6
     counter: int = 0
     otpkey: str = Field(sa_type=Text)  # sealed with the secret box
@@ -223,3 +228,17 @@ class GatewayLimit(SQLModel, table=True):
     tat: float = 0.0
     day: int = 0  # days since the epoch (UTC) that day_count counts
     day_count: int = 0
+
+
+class ApiKey(SQLModel, table=True):
+    """A service's credential. Only a keyed hash of the key is stored."""
+
+    __tablename__ = "apikey"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64, unique=True, index=True)
+    key_hash: str = Field(max_length=64, index=True)  # HMAC-SHA-256, hex
+    actions: str = Field(default="", sa_type=Text)  # comma-separated
+    created_by: str = Field(default="", max_length=255)
+    created_at: datetime = Field(default_factory=utcnow)
+    last_used_at: datetime | None = None

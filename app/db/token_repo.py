@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ColumnElement, and_, delete, false, func, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from app.db.tables import Challenge, Token
@@ -29,15 +29,42 @@ def by_serial(tx: Session, serial: str) -> Token | None:
     return tx.execute(select(Token).where(T.serial == serial)).scalar_one_or_none()
 
 
+def owner_of(tx: Session, serial: str) -> tuple[str, str] | None:
+    """(user, realm) of the token, None if there is none with this serial."""
+    row = tx.execute(select(T.username, T.realm).where(T.serial == serial)).first()
+    return None if row is None else (str(row.username), str(row.realm))
+
+
+def in_scope(rules: Sequence[tuple[frozenset[str], frozenset[str]]] | None) -> ColumnElement[bool]:
+    """Tokens some (realms, users) rule covers (an empty set covers every one); None: all."""
+    if rules is None:
+        return true()
+    clauses = [
+        and_(
+            T.realm.in_(sorted(realms)) if realms else true(),
+            T.username.in_(sorted(users)) if users else true(),
+        )
+        for realms, users in rules
+    ]
+    return or_(*clauses) if clauses else false()
+
+
 def of_user(tx: Session, username: str, realm: str) -> Sequence[Token]:
     query = select(Token).where(T.username == username, T.realm == realm).order_by(T.id)
     return tx.execute(query).scalars().all()
 
 
 def page(
-    tx: Session, *, serial: str | None, user: str | None, realm: str | None, offset: int, limit: int
+    tx: Session,
+    *,
+    serial: str | None,
+    user: str | None,
+    realm: str | None,
+    offset: int,
+    limit: int,
+    scope: Sequence[tuple[frozenset[str], frozenset[str]]] | None = None,
 ) -> tuple[int, Sequence[Token]]:
-    query = select(Token)
+    query = select(Token).where(in_scope(scope))
     if serial is not None:
         query = query.where(T.serial == serial)
     if user is not None:

@@ -28,6 +28,9 @@ ADMIN_ACTIONS = (
     "traffic_write",
     "gatewaylimit_read",
     "gatewaylimit_write",
+    "apikey_read",
+    "apikey_write",
+    "admin_write",
 )
 
 
@@ -59,7 +62,12 @@ class PolicyIn(BaseModel):
     adminuser: str | list[str] | None = Field(
         None, description="Admins this policy applies to; empty = every admin"
     )
-    realm: str | list[str] | None = None
+    realm: str | list[str] | None = Field(
+        None, description="Realms whose tokens the policy covers; empty = every realm"
+    )
+    user: str | list[str] | None = Field(
+        None, description="Token users the policy covers; empty = every user"
+    )
     active: bool = True
     priority: int = Field(1, ge=1, le=1000)
     description: str | None = Field(None, max_length=2000)
@@ -88,6 +96,9 @@ class PolicyIn(BaseModel):
     def realms(self) -> list[str]:
         return as_list(self.realm)
 
+    def users(self) -> list[str]:
+        return as_list(self.user)
+
 
 class PolicyOut(BaseModel):
     name: str
@@ -95,6 +106,7 @@ class PolicyOut(BaseModel):
     action: dict[str, bool]
     adminuser: list[str]
     realm: list[str]
+    user: list[str]
     active: bool
     priority: int
 

@@ -6,6 +6,11 @@ verification with one thread per core in one process, 29 ms with two threads per
 with the threads of two processes taking turns for the cores. So hashing runs on a few
 threads of its own: as many as the cores in a single process, and cores ÷ workers in each
 of several worker processes (`smsgw serve --workers N` sets SMSGW_HASH_THREADS).
+
+Two lanes, each with its own threads and its own bound on the requests waiting for them:
+anonymous PIN checks (/validate) and admin logins (/auth). A flood of wrong PINs fills
+only its own lane, so an admin still logs in at once, and past the bound a request is
+refused with 503 and Retry-After instead of waiting behind hundreds of others.
 """
 
 from __future__ import annotations
@@ -14,10 +19,14 @@ import asyncio
 import contextlib
 import os
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+
+from app.errors import Busy
 
 # OWASP's minimum for argon2id (m=19 MiB, t=2, p=1): about 25 ms of one core here, cheap
 # enough for a login on every request, costly enough to slow offline guessing.
@@ -26,8 +35,14 @@ _hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 # delays other requests by little more than their own share of the CPU.
 _NICENESS = 5
 
-_threads: ThreadPoolExecutor | None = None
+Lane = Literal["pin", "admin"]
+_threads: dict[Lane, ThreadPoolExecutor] = {}
 _thread_count = os.cpu_count() or 1
+# Admin logins are rare: one thread of their own keeps them off the PIN checks' queue.
+_ADMIN_THREADS = 1
+_limits: dict[Lane, int] = {"pin": 128, "admin": 32}
+_in_flight: dict[Lane, int] = {"pin": 0, "admin": 0}
+BUSY_EXAMPLE = "Too many logins are being checked; try again in a second"
 
 
 def hash_sync(password: str) -> str:
@@ -53,23 +68,49 @@ def _start_thread() -> None:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), _NICENESS)
 
 
-def _hashing_threads() -> ThreadPoolExecutor:
+def limit_queue(pin: int, admin: int) -> None:
+    """How many requests of each lane may wait for or use the hashing threads at once."""
+    _limits["pin"], _limits["admin"] = max(1, pin), max(1, admin)
+
+
+def in_flight(lane: Lane) -> int:
+    """Requests of the lane admitted and not yet done."""
+    return _in_flight[lane]
+
+
+@contextlib.contextmanager
+def admission(lane: Lane) -> Iterator[None]:
+    """Hold a place in the lane's queue, or raise Busy (503) when it is full.
+
+    Taken before a login reserves an attempt, so a refused request has counted nothing.
+    """
+    if _in_flight[lane] >= _limits[lane]:
+        raise Busy(BUSY_EXAMPLE)
+    _in_flight[lane] += 1
+    try:
+        yield
+    finally:
+        _in_flight[lane] -= 1
+
+
+def _hashing_threads(lane: Lane = "pin") -> ThreadPoolExecutor:
     # argon2-cffi releases the GIL, so these run in parallel with the event loop.
-    global _threads
-    if _threads is None:
-        _threads = ThreadPoolExecutor(
-            _thread_count, thread_name_prefix="smsgw-argon2", initializer=_start_thread
+    if lane not in _threads:
+        count = _thread_count if lane == "pin" else _ADMIN_THREADS
+        _threads[lane] = ThreadPoolExecutor(
+            count, thread_name_prefix=f"smsgw-argon2-{lane}", initializer=_start_thread
         )
-    return _threads
+    return _threads[lane]
 
 
 async def hash_password(password: str) -> str:
-    return await asyncio.get_running_loop().run_in_executor(_hashing_threads(), hash_sync, password)
-
-
-async def verify_password(hashed: str, password: str) -> bool:
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(_hashing_threads(), verify_sync, hashed, password)
+    return await loop.run_in_executor(_hashing_threads("admin"), hash_sync, password)
+
+
+async def verify_password(hashed: str, password: str, lane: Lane = "pin") -> bool:
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_hashing_threads(lane), verify_sync, hashed, password)
 
 
 # Verified against when a user does not exist, so timing does not reveal which do.

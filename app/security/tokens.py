@@ -1,4 +1,8 @@
-"""Admin session tokens: HS256 JWTs signed with the service's key."""
+"""Admin session tokens: HS256 JWTs signed with the service's key.
+
+Several keys may be configured, newest first: the first signs, every one verifies, so
+tokens issued before a key change stay valid until they expire.
+"""
 
 from __future__ import annotations
 
@@ -14,46 +18,59 @@ _CACHE_SIZE = 10_000
 
 
 class TokenIssuer:
-    def __init__(self, key: bytes, lifetime_seconds: int) -> None:
-        self._key = key
+    def __init__(self, keys: list[bytes], lifetime_seconds: int) -> None:
+        if not keys:
+            raise ValueError("at least one JWT key is required")
+        self._keys = keys
         self.lifetime = lifetime_seconds
-        self._verified: dict[str, tuple[float, dict[str, str]]] = {}
+        self._verified: dict[str, tuple[float, dict[str, str | int]]] = {}
 
-    def issue(self, username: str, role: str = "admin") -> str:
+    def issue(self, username: str, role: str = "admin", generation: int = 0) -> str:
         now = int(time.time())
         claims = {
             "sub": username,
             "role": role,
+            "gen": generation,  # the admin's token generation: a password change moves it on
             "iat": now,
             "nbf": now,
             "exp": now + self.lifetime,
             "jti": uuid.uuid4().hex,
             "iss": "smsgw",
         }
-        return jwt.encode(claims, self._key, algorithm=_ALGORITHM)
+        return jwt.encode(claims, self._keys[0], algorithm=_ALGORITHM)
 
-    def verify(self, token: str) -> dict[str, str]:
+    def verify(self, token: str) -> dict[str, str | int]:
+        """The claims `username`, `role` and `gen` of a valid token, else BadToken."""
         # An auth service sends the same token on every request: verify it once.
         cached = self._verified.get(token)
         if cached is not None and cached[0] > time.time():
             return cached[1]
-        claims = self._verify(token)
+        expires, claims = self._verify(token)
         if len(self._verified) >= _CACHE_SIZE:
             self._verified.clear()
-        self._verified[token] = (float(claims.pop("exp")), claims)
+        self._verified[token] = (expires, claims)
         return claims
 
-    def _verify(self, token: str) -> dict[str, str]:
-        try:
-            claims = jwt.decode(
-                token,
-                self._key,
-                algorithms=[_ALGORITHM],
-                issuer="smsgw",
-                options={"require": ["exp", "sub", "role"]},
-            )
-        except jwt.ExpiredSignatureError:
-            raise BadToken("Authentication failure. Your token has expired.") from None
-        except jwt.PyJWTError:
-            raise BadToken("Authentication failure. The token is invalid.") from None
-        return {"username": str(claims["sub"]), "role": str(claims["role"]), "exp": claims["exp"]}
+    def _verify(self, token: str) -> tuple[float, dict[str, str | int]]:
+        for key in self._keys:
+            try:
+                claims = jwt.decode(
+                    token,
+                    key,
+                    algorithms=[_ALGORITHM],
+                    issuer="smsgw",
+                    options={"require": ["exp", "sub", "role"]},
+                )
+            except jwt.InvalidSignatureError:
+                continue  # perhaps signed with an older key
+            except jwt.ExpiredSignatureError:
+                raise BadToken("Authentication failure. Your token has expired.") from None
+            except jwt.PyJWTError:
+                break
+            generation = claims.get("gen", 0)
+            return float(claims["exp"]), {
+                "username": str(claims["sub"]),
+                "role": str(claims["role"]),
+                "gen": generation if isinstance(generation, int) else -1,
+            }
+        raise BadToken("Authentication failure. The token is invalid.")

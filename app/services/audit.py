@@ -31,7 +31,9 @@ class Caller:
 
     name: str
     ip: str = ""
-    role: str = "admin"
+    role: str = "admin"  # or "apikey"
+    # An API key may do only these actions (admin policies apply on top); None: an admin.
+    actions: frozenset[str] | None = None
 
 
 @asynccontextmanager

@@ -10,7 +10,7 @@ from app.db.tables import Gateway, GatewayOption
 from app.errors import NotFound, ParameterError
 from app.runtime import Runtime
 from app.schemas.smsgateway import GatewayIn, GatewayOut, OptionValue, ProviderInfo
-from app.security.secret_box import CENSORED
+from app.security.secret_box import CENSORED, SecretUnreadable
 from app.services.audit import Caller, audited
 from app.services.provider_pool import GatewayConfig
 from providers.registry import OptionsInvalid, UnknownProvider, registry
@@ -18,6 +18,12 @@ from providers.registry import OptionsInvalid, UnknownProvider, registry
 # privacyIDEA's rule, kept even when other keys are flagged explicitly (its flaw: it
 # dropped the rule once any flag was sent, and stored such secrets in clear).
 _SECRET_NAME = re.compile("PASSWORD|SECRET", re.IGNORECASE)
+# Options that say where a gateway sends (and so where its credentials go).
+_DESTINATION = re.compile("URL|HOST|PORT|PROXY|SERVER", re.IGNORECASE)
+# Headers that carry credentials by convention.
+_CREDENTIAL_HEADER = re.compile("AUTH|TOKEN|API.?KEY|COOKIE|SESSION", re.IGNORECASE)
+# user[:password]@ at the start of a URL, with or without its scheme
+_USERINFO = re.compile(r"^\s*(?:[A-Za-z][A-Za-z0-9+.\-]*://)?[^/?#@\s]*@")
 
 
 def canonical_module(module: str) -> str:
@@ -52,11 +58,12 @@ async def save(rt: Runtime, form: GatewayIn, caller: Caller) -> int:
     model_secrets = registry.secret_keys(module)
     async with audited(rt.db, caller, "smsgateway_write", form.name) as tx:
         existing = await gateway_repo.by_name(tx, form.name, lock=True)
-        stored = {}
+        stored: dict[tuple[str, str], GatewayOption] = {}
         if existing is not None and existing.id is not None:
             stored = {(r.kind, r.key): r for r in await gateway_repo.options_of(tx, [existing.id])}
         rows: list[GatewayOption] = []
         plain_options: dict[str, str] = {}
+        kept: list[str] = []
         sections = (
             ("option", form.options, form.secret_options),
             ("header", form.headers, form.secret_headers),
@@ -64,14 +71,20 @@ async def save(rt: Runtime, form: GatewayIn, caller: Caller) -> int:
         for kind, values, flagged in sections:
             for key, raw in values.items():
                 value = _as_text(raw)
+                was_secret = False
                 if value == CENSORED:
-                    value = _kept_value(rt, stored.get((kind, key)), kind, key)
+                    row = stored.get((kind, key))
+                    value = _kept_value(rt, row, kind, key)
+                    was_secret = row is not None and row.secret
+                    kept.append(f"{kind}.{key}")
                 if value == "":
                     continue  # an empty value clears the key
                 secret = (
-                    key in flagged
+                    was_secret  # a kept value keeps its flag
+                    or key in flagged
                     or bool(_SECRET_NAME.search(key))
                     or (kind == "option" and key in model_secrets)
+                    or _carries_credentials(kind, key, value)
                 )
                 rows.append(
                     GatewayOption(
@@ -84,12 +97,66 @@ async def save(rt: Runtime, form: GatewayIn, caller: Caller) -> int:
                 )
                 if kind == "option":
                     plain_options[key] = value
+        if kept and existing is not None:
+            moved = _destination_changes(rt, existing, stored, plain_options, module)
+            if moved:
+                raise ParameterError(
+                    f"ERR905: Invalid parameter: {', '.join(kept)}: {CENSORED} cannot keep a "
+                    f"stored secret while {', '.join(moved)} changes; send the value again"
+                )
         validate_options(module, plain_options, rt)
         gateway_id = await gateway_repo.upsert(
-            tx, existing, name=form.name, module=module, description=form.description, rows=rows
+            # The name the client used is stored and read back (privacyIDEA's web UI keys
+            # its form by it); sending looks the provider up by its canonical name.
+            tx,
+            existing,
+            name=form.name,
+            module=form.module,
+            description=form.description,
+            rows=rows,
         )
     rt.gateway_cache.clear(form.name)
     return gateway_id
+
+
+def _carries_credentials(kind: str, key: str, value: str) -> bool:
+    """Credentials in a URL's or proxy's user:password@, or in an Authorization-like header."""
+    if kind == "header":
+        return bool(_CREDENTIAL_HEADER.search(key))
+    return bool(_DESTINATION.search(key)) and bool(_USERINFO.match(value))
+
+
+def _destination_changes(
+    rt: Runtime,
+    existing: Gateway,
+    stored: dict[tuple[str, str], GatewayOption],
+    options: dict[str, str],
+    module: str,
+) -> list[str]:
+    """What of the gateway's destination (module, URL, host, port, proxy) a save changes:
+    a kept secret must not follow a gateway to a server its owner did not choose."""
+    changes = []
+    try:
+        same_module = registry.canonical(existing.module) == module
+    except UnknownProvider:
+        same_module = False
+    if not same_module:
+        changes.append("module")
+    before = {
+        key: _opened(rt, row, existing.name)
+        for (kind, key), row in stored.items()
+        if kind == "option" and _DESTINATION.search(key)
+    }
+    after = {key: value for key, value in options.items() if _DESTINATION.search(key)}
+    keys = sorted(before.keys() | after.keys())
+    changes += [f"option.{key}" for key in keys if before.get(key) != after.get(key)]
+    return changes
+
+
+def _opened(rt: Runtime, row: GatewayOption, gateway: str) -> str:
+    if not row.secret:
+        return row.value
+    return rt.box.open(row.value, f"{row.kind}.{row.key} of SMS gateway {gateway[:100]!r}")
 
 
 def _kept_value(rt: Runtime, row: GatewayOption | None, kind: str, key: str) -> str:
@@ -99,7 +166,13 @@ def _kept_value(rt: Runtime, row: GatewayOption | None, kind: str, key: str) -> 
             f"ERR905: Invalid parameter: {kind}.{key}: {CENSORED} given, "
             "but there is no stored value to keep"
         )
-    return rt.box.open(row.value) if row.secret else row.value
+    try:
+        return rt.box.open(row.value) if row.secret else row.value
+    except SecretUnreadable:
+        raise ParameterError(
+            f"ERR905: Invalid parameter: {kind}.{key}: {CENSORED} given, but no configured "
+            "encryption key opens the stored value; send the value again"
+        ) from None
 
 
 async def listing(rt: Runtime, gateway_id: int | None = None) -> list[GatewayOut]:
@@ -144,7 +217,7 @@ async def _load_config(rt: Runtime, name: str) -> GatewayConfig:
         rows = await gateway_repo.options_of(tx, [gateway.id])
     values: dict[str, dict[str, str]] = {"option": {}, "header": {}}
     for row in rows:
-        values[row.kind][row.key] = rt.box.open(row.value) if row.secret else row.value
+        values[row.kind][row.key] = _opened(rt, row, gateway.name)
     return GatewayConfig(
         id=gateway.id,
         name=gateway.name,
@@ -180,7 +253,7 @@ async def delete_option(rt: Runtime, gateway_id: int, key: str, caller: Caller) 
         count = await gateway_repo.delete_option(tx, gateway_id, kind, name)
         # A definition the provider would refuse is not left behind (e.g. without its URL).
         remaining = {
-            row.key: rt.box.open(row.value) if row.secret else row.value
+            row.key: _opened(rt, row, gateway.name)
             for row in await gateway_repo.options_of(tx, [gateway_id])
             if row.kind == "option"
         }
@@ -190,4 +263,10 @@ async def delete_option(rt: Runtime, gateway_id: int, key: str, caller: Caller) 
 
 
 def providers() -> dict[str, ProviderInfo]:
-    return {name: ProviderInfo.model_validate(info) for name, info in registry.schema().items()}
+    """Each provider under its canonical name and under privacyIDEA's class path, so
+    privacyIDEA's web UI finds the form for the `providermodule` it reads back."""
+    schema = registry.schema()
+    listed = {name: ProviderInfo.model_validate(info) for name, info in schema.items()}
+    for alias, name in registry.aliases().items():
+        listed[alias] = listed[name]
+    return dict(sorted(listed.items()))

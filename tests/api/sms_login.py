@@ -3,6 +3,8 @@ as it arrived at the sink."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -44,3 +46,41 @@ async def check(api: Any, **body: Any) -> dict[str, Any]:
     assert reply.status_code == 200, reply.text
     answer: dict[str, Any] = reply.json()
     return answer
+
+
+def count_hashes(monkeypatch: Any) -> list[str]:
+    """Record every PIN or password hash verified by a login (the hashes, not the guesses):
+    how many guesses were really checked, and whether a dummy stood in for a real one."""
+    from app.services import admins, logins
+
+    verified: list[str] = []
+    for module in (logins, admins):
+        real = module.verify_password
+
+        async def counting(hashed: str, password: str, _real: Any = real, **lane: Any) -> bool:
+            verified.append(hashed)
+            return bool(await _real(hashed, password, **lane))
+
+        monkeypatch.setattr(module, "verify_password", counting)
+    return verified
+
+
+def real_hashes(verified: list[str]) -> list[str]:
+    from app.security.passwords import DUMMY_HASH
+
+    return [h for h in verified if h != DUMMY_HASH]
+
+
+async def token_row(api: Any, serial: str) -> dict[str, Any]:
+    [token] = (await api.value("/token/", params={"serial": serial}))["tokens"]
+    return dict(token)
+
+
+async def eventually(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Wait for a condition, never for the clock."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.01)

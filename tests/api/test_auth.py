@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
 import time
+from datetime import timedelta
 
 import jwt
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from app.db.tables import LoginFailure
+from app.db.tables import LoginFailure, utcnow
 from tests.conftest import ADMIN, PASSWORD
 
 
@@ -167,3 +169,54 @@ def test_cli_adds_an_admin_who_can_then_log_in(tmp_path):
             await rt.db.dispose()
 
     assert asyncio.run(check())
+
+
+async def test_thirty_concurrent_wrong_passwords_check_at_most_five_and_lock_out(
+    anonymous_api, runtime, monkeypatch
+):
+    from tests.api.sms_login import count_hashes, real_hashes
+
+    limit = runtime.settings.login_max_failures
+    assert limit == 5
+    verified = count_hashes(monkeypatch)
+    replies = await asyncio.gather(
+        *(
+            anonymous_api.client.post("/auth", json={"username": ADMIN, "password": f"x{n}"})
+            for n in range(30)
+        )
+    )
+    statuses = sorted(r.status_code for r in replies)
+    assert set(statuses) <= {401, 429}
+    assert statuses.count(401) <= limit
+    assert len(real_hashes(verified)) <= limit
+    await anonymous_api.post_error(
+        "/auth", {"username": ADMIN, "password": PASSWORD}, status=429, code=4031
+    )
+
+
+async def test_concurrent_wrong_passwords_at_the_oauth2_endpoint_lock_out_too(
+    anonymous_api, runtime
+):
+    form = {"username": ADMIN, "grant_type": "password"}
+    replies = await asyncio.gather(
+        *(
+            anonymous_api.client.post("/auth/token", data={**form, "password": f"x{n}"})
+            for n in range(30)
+        )
+    )
+    statuses = [r.status_code for r in replies]
+    assert statuses.count(401) <= runtime.settings.login_max_failures
+    locked = await anonymous_api.client.post("/auth/token", data={**form, "password": PASSWORD})
+    assert locked.status_code == 429
+
+
+async def test_a_lock_out_ends_after_its_time(anonymous_api, runtime):
+    for _ in range(runtime.settings.login_max_failures):
+        await anonymous_api.post_error(
+            "/auth", {"username": ADMIN, "password": "wrong"}, status=401
+        )
+    await anonymous_api.post_error("/auth", {"username": ADMIN, "password": PASSWORD}, status=429)
+    past = utcnow() - timedelta(seconds=runtime.settings.login_lockout_seconds + 1)
+    async with runtime.db.transaction() as tx:
+        await tx.execute(update(LoginFailure).values(last_failure=past))
+    await anonymous_api.login()

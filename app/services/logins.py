@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import secrets
 import threading
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -25,7 +24,7 @@ from app.errors import NotFound
 from app.runtime import Runtime
 from app.schemas.validate import ChallengeInfo, CheckDetail, CheckIn, TriggerIn
 from app.security import hotp
-from app.security.passwords import verify_password
+from app.security.passwords import DUMMY_HASH, admission, verify_password
 from app.services import dispatch, system_config
 from app.services.audit import note
 from app.traffic import guard
@@ -40,6 +39,7 @@ NO_MATCH = "Response did not match the challenge."
 LOCKED = "Failcounter exceeded"
 DISABLED = "The token is disabled"
 ACCEPTED = "matching 1 tokens"
+DEFAULT_OTPLEN = 6
 
 Authentication = Literal["ACCEPT", "REJECT", "CHALLENGE"]
 
@@ -49,6 +49,7 @@ class Outcome:
     authentication: Authentication
     detail: CheckDetail
     challenges: int = 0
+    reason: str = ""  # for the audit trail when the answer deliberately says less
 
     @property
     def value(self) -> bool:
@@ -67,22 +68,35 @@ def _detail(message: str, **extra: object) -> CheckDetail:
     return CheckDetail(message=message, threadid=threading.get_ident(), **extra)
 
 
-def _reject(message: str, **extra: object) -> Outcome:
-    return Outcome("REJECT", _detail(message, **extra))
+def _reject(message: str, *, reason: str = "", **extra: object) -> Outcome:
+    return Outcome("REJECT", _detail(message, **extra), reason=reason)
 
 
-async def _load(rt: Runtime, serial: str | None, user: str | None, realm: str) -> list[LoginToken]:
-    return await rt.db.read_sql(lambda tx: login_repo.tokens(tx, serial, user, realm))
+def _cleared_before(rt: Runtime, now: datetime) -> datetime:
+    """Failures before this no longer count (the fail counter's clear timeout)."""
+    seconds = rt.settings.failcounter_clear_seconds
+    return now - timedelta(seconds=seconds) if seconds else _NEVER
+
+
+_NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 async def _pin_matches(token: LoginToken, pin: str) -> bool:
     if not token.pin_hash:
+        await verify_password(DUMMY_HASH, pin)  # no PIN costs what a PIN costs
         return pin == ""
     return await verify_password(token.pin_hash, pin)
 
 
+async def _spend_a_wrong_pin(password: str, otplen: int = DEFAULT_OTPLEN) -> None:
+    """Hash as often as a wrong PIN against one token does, so the answer's timing does not
+    tell an unknown user, a locked or disabled token and a wrong PIN apart."""
+    for _ in range(2 if len(password) >= otplen else 1):
+        await verify_password(DUMMY_HASH, password)
+
+
 def _key(rt: Runtime, token: LoginToken) -> bytes:
-    return bytes.fromhex(rt.box.open(token.otpkey))
+    return bytes.fromhex(rt.box.open(token.otpkey, f"the seed of token {token.serial}"))
 
 
 def _otp_right(rt: Runtime, token: LoginToken, challenge: OpenChallenge, otp: str) -> bool:
@@ -101,7 +115,7 @@ async def _audit(rt: Runtime, subject: _Subject, outcome: Outcome, action: str) 
         success=outcome.authentication != "REJECT",
         actor=subject.user,
         target=outcome.authentication,
-        info=outcome.detail.message,
+        info=outcome.reason or outcome.detail.message,
         client_ip=subject.ip,
         serial=serials,
         user=subject.user,
@@ -122,45 +136,49 @@ async def check(rt: Runtime, form: CheckIn, ip: str) -> Outcome:
 
 async def trigger(rt: Runtime, form: TriggerIn, ip: str) -> Outcome:
     """Send the SMS without the PIN: the caller checked the first factor itself."""
-    tokens = await _load(rt, form.serial, form.user, form.realm)
+    tokens = await rt.db.read_sql(
+        lambda tx: login_repo.tokens(tx, form.serial, form.user, form.realm)
+    )
     subject = _Subject(form.user or "", form.realm, ip, [t.serial for t in tokens])
-    usable = [t for t in tokens if t.active and not t.locked]
+    cleared_before = _cleared_before(rt, utcnow())
+    usable = [t for t in tokens if t.active and not t.locked(cleared_before)]
     if not tokens:
         outcome = _reject(NO_SUCH_TOKEN if form.serial else NO_TOKENS)
     elif not usable:
-        outcome = _reject(LOCKED if any(t.locked for t in tokens) else DISABLED)
+        locked = any(t.locked(cleared_before) for t in tokens)
+        outcome = _reject(LOCKED if locked else DISABLED)
     else:
-        outcome = await _start_challenges(rt, usable, "trigger", ip)
+        outcome = await _start_challenges(rt, usable, "trigger", ip=ip)
     await _audit(rt, subject, outcome, "validate_triggerchallenge")
     return outcome
 
 
 async def _answer_challenge(rt: Runtime, subject: _Subject, form: CheckIn) -> Outcome:
-    """transaction_id + OTP, decided in one write transaction: the OTP counts once."""
+    """transaction_id + OTP, decided in one write transaction: the OTP counts once.
+
+    Only a guess at an open challenge counts as a failure: a made-up or stale
+    transaction_id has no OTP to guess, so it can neither succeed nor lock anybody out.
+    """
     assert form.transaction_id is not None
     transaction_id, otp, now = form.transaction_id, form.pass_, utcnow()
+    cleared_before = _cleared_before(rt, now)
 
     def settle(tx: Connection) -> tuple[Outcome, list[str]]:
         pairs = login_repo.challenges_to_answer(
             tx, transaction_id, now, form.serial, form.user, form.realm
         )
-        live = [(challenge, token) for challenge, token in pairs if token.active]
-        if pairs and not live:
-            return _reject(DISABLED), [token.serial for _, token in pairs]
-        serials = [token.serial for _, token in live]
-        if any(token.locked for _, token in live):
-            return _reject(LOCKED), serials
-        for challenge, token in live:
-            if _otp_right(rt, token, challenge, otp):
+        serials = sorted({token.serial for _, token in pairs})
+        reserved = login_repo.reserve_serials(tx, serials, now, cleared_before)
+        if not reserved:
+            reason = NO_MATCH if not pairs else "locked or disabled"
+            return _reject(NO_MATCH, reason=reason), serials
+        for challenge, token in pairs:
+            if token.serial in reserved and _otp_right(rt, token, challenge, otp):
                 if login_repo.answer(tx, challenge.id, token.serial, challenge.counter):
+                    login_repo.give_back(tx, sorted(reserved - {token.serial}))
                     guard.count_answer(tx, token.phone, rt.traffic.clock())
                     return _accepted(token), serials
                 break  # another request answered it first: this one is a failure
-        if not live:
-            serials = [t.serial for t in login_repo.tokens(tx, form.serial, form.user, form.realm)]
-            if not serials:
-                return _reject(NO_SUCH_TOKEN if form.serial else NO_TOKENS), serials
-        login_repo.count_failure(tx, serials)
         return _reject(NO_MATCH), serials
 
     outcome, subject.serials = await rt.db.write_sql(settle)
@@ -173,93 +191,115 @@ def _accepted(token: LoginToken) -> Outcome:
     )
 
 
-async def _accept(rt: Runtime, token: LoginToken, challenge: OpenChallenge) -> Outcome:
+async def _accept(
+    rt: Runtime, token: LoginToken, challenge: OpenChallenge, others: list[str]
+) -> Outcome:
     def settle(tx: Connection) -> bool:
-        if login_repo.answer(tx, challenge.id, token.serial, challenge.counter):
+        login_repo.give_back(tx, others)
+        # Answered by another request first: this one stays a counted failure.
+        answered = login_repo.answer(tx, challenge.id, token.serial, challenge.counter)
+        if answered:
             guard.count_answer(tx, token.phone, rt.traffic.clock())
-            return True
-        login_repo.count_failure(tx, [token.serial])  # answered by another request first
-        return False
+        return answered
 
     return _accepted(token) if await rt.db.write_sql(settle) else _reject(NO_MATCH)
 
 
-async def _settle_traffic(
-    rt: Runtime,
-    token: LoginToken,
-    ip: str,
-    hits: list[guard.Hit],
-    refused: guard.Refused | None,
-) -> None:
-    await guard.settle(
-        rt, hits, refused, actor=token.username, client_ip=ip, serial=token.serial,
-        user=token.username, realm=token.realm,
-    )  # fmt: skip
+async def _give_back(rt: Runtime, serials: list[str]) -> None:
+    if serials:
+        await rt.db.write_sql(lambda tx: login_repo.give_back(tx, serials))
 
 
-async def _count_failures(rt: Runtime, serials: list[str]) -> None:
-    await rt.db.write_sql(lambda tx: login_repo.count_failure(tx, serials))
+@dataclass
+class _Guess:
+    """What the PIN hashes said: the tokens checked and how each fared."""
+
+    tokens: list[LoginToken]
+    pin_only: list[LoginToken] = field(default_factory=list)
+    otp_wrong: list[str] = field(default_factory=list)
+    accept: tuple[LoginToken, OpenChallenge] | None = None
 
 
 async def _pin_or_pin_otp(rt: Runtime, subject: _Subject, form: CheckIn) -> Outcome:
+    """PIN (starts a challenge) or PIN+OTP; every guess is reserved before it is checked."""
+    with admission("pin"):  # bounds the requests waiting for a PIN hash, not the SMS sends
+        guess = await _check_pin(rt, subject, form)
+    if not guess.tokens:
+        reason = "locked or disabled" if subject.serials else NO_TOKENS
+        return _reject(WRONG_PIN, reason=reason)
+    serials = [t.serial for t in guess.tokens]
+    if guess.accept:
+        token, challenge = guess.accept
+        return await _accept(rt, token, challenge, [s for s in serials if s != token.serial])
+    if guess.pin_only or guess.otp_wrong:
+        # A right PIN is no failure of the tokens it did not match: only a wrong OTP counts.
+        # A challenge gives its own token's reservation back in the transaction opening it.
+        keep = {*guess.otp_wrong, *(t.serial for t in guess.pin_only)}
+        await _give_back(rt, [s for s in serials if s not in keep])
+    if guess.pin_only:
+        return await _start_challenges(
+            rt, guess.pin_only, "challenge", ip=subject.ip, give_back=True
+        )
+    return _reject(WRONG_OTP if guess.otp_wrong else WRONG_PIN)
+
+
+async def _check_pin(rt: Runtime, subject: _Subject, form: CheckIn) -> _Guess:
     now = utcnow()
+    cleared_before = _cleared_before(rt, now)
+    password = form.pass_
 
-    def load(tx: Connection) -> tuple[list[LoginToken], list[OpenChallenge]]:
-        tokens = login_repo.tokens(tx, form.serial, form.user, form.realm)
-        serials = [t.serial for t in tokens if t.active]
-        return tokens, login_repo.open_challenges(tx, serials, now) if serials else []
+    def reserve(tx: Connection) -> tuple[list[LoginToken], list[OpenChallenge], list[str]]:
+        tokens = login_repo.reserve_attempts(
+            tx, form.serial, form.user, form.realm, now, cleared_before
+        )
+        if not tokens:
+            return [], [], login_repo.serials_of(tx, form.serial, form.user, form.realm)
+        serials = [t.serial for t in tokens]
+        return tokens, login_repo.open_challenges(tx, serials, now), serials
 
-    tokens, open_challenges = await rt.db.read_sql(load)
-    subject.serials = [t.serial for t in tokens]
+    tokens, open_challenges, subject.serials = await rt.db.write_sql(reserve)
+    guess = _Guess(tokens)
     if not tokens:
-        return _reject(NO_SUCH_TOKEN if form.serial else NO_TOKENS)
-    active = [t for t in tokens if t.active]
-    if not active:
-        return _reject(DISABLED)
+        # Unknown user, or every token locked or disabled: one answer, decided before any
+        # PIN is looked at, so a locked token tells nothing about the PIN.
+        await _spend_a_wrong_pin(password)
+        return guess
     open_by_serial: dict[str, list[OpenChallenge]] = {}
     for challenge in open_challenges:
         open_by_serial.setdefault(challenge.serial, []).append(challenge)
 
-    password = form.pass_
-    pin_only: list[LoginToken] = []
-    pin_right_otp_wrong = False
-    for token in active:
+    for token in tokens:
         # Try first what this request most likely is, so one PIN hash usually decides:
         # with an open challenge PIN+OTP, without one the PIN alone.
         attempts = ["pin+otp", "pin"] if open_by_serial.get(token.serial) else ["pin", "pin+otp"]
         for attempt in attempts:
             if attempt == "pin":
                 if await _pin_matches(token, password):
-                    pin_only.append(token)
+                    guess.pin_only.append(token)
                     break
                 continue
             pin, otp = password[: -token.otplen], password[-token.otplen :]
             if len(password) < token.otplen or not await _pin_matches(token, pin):
                 continue
-            if token.locked:
-                return _reject(LOCKED, serial=token.serial)
             for challenge in open_by_serial.get(token.serial, []):
                 if _otp_right(rt, token, challenge, otp):
-                    return await _accept(rt, token, challenge)
-            pin_right_otp_wrong = True
+                    guess.accept = (token, challenge)
+                    return guess
+            guess.otp_wrong.append(token.serial)
             break
-
-    if pin_only:
-        if all(t.locked for t in pin_only):
-            return _reject(LOCKED, serial=pin_only[0].serial)
-        unlocked = [t for t in pin_only if not t.locked]
-        return await _start_challenges(rt, unlocked, "challenge", subject.ip)
-    await _count_failures(rt, [t.serial for t in active])
-    return _reject(WRONG_OTP if pin_right_otp_wrong else WRONG_PIN)
+    return guess
 
 
 async def _start_challenges(
-    rt: Runtime, tokens: list[LoginToken], source: str, ip: str
+    rt: Runtime, tokens: list[LoginToken], source: str, *, ip: str, give_back: bool = False
 ) -> Outcome:
     config = await system_config.sms(rt)
     transaction_id = f"{secrets.randbelow(10**20):020d}"
     results = await asyncio.gather(
-        *(_challenge_one(rt, token, transaction_id, source, config, ip) for token in tokens)
+        *(
+            _challenge_one(rt, token, transaction_id, source, config, give_back, ip)
+            for token in tokens
+        )
     )
     started: list[tuple[LoginToken, str, datetime]] = []
     refusals: list[guard.Refused] = []
@@ -305,15 +345,20 @@ async def _challenge_one(
     transaction_id: str,
     source: str,
     config: system_config.SmsConfig,
+    give_back: bool,
     ip: str,
 ) -> bool | guard.Refused:
     """Pass traffic control, reserve a counter, store the challenge, send the OTP; undo the
-    challenge if the send fails. A refusal by traffic control comes back, nothing written."""
+    challenge if the send fails. A refusal by traffic control comes back, nothing written.
+
+    With give_back the right PIN's reserved failure is returned in the same transaction
+    (or, refused, on its own: a block never counts as a failure)."""
     gateway = token.sms_identifier or config.identifier
     if not gateway:
+        if give_back:
+            await _give_back(rt, [token.serial])
         return False
     now = utcnow()
-    purge = _purge_due()
     who = token.username + "@" + token.realm if token.username else token.serial
     try:
         plan = await guard.plan(
@@ -321,13 +366,12 @@ async def _challenge_one(
             transaction_id=transaction_id,
         )  # fmt: skip
     except guard.Refused as refused:
-        await _settle_traffic(rt, token, ip, refused.hits, refused)
-        return refused
+        return await _refused(rt, token, ip, refused, give_back)
 
     def open_challenge(tx: Connection) -> tuple[int, int, list[guard.Hit]]:
         hits = plan.admit(tx)  # raises Refused: this transaction writes nothing
-        if purge:
-            login_repo.purge_expired(tx, now - _KEEP_EXPIRED)
+        if give_back:
+            login_repo.give_back(tx, [token.serial])
         counter = login_repo.reserve_counter(tx, token.serial)
         if not config.concurrent_challenges:
             login_repo.close_open_challenges(tx, token.serial)
@@ -344,8 +388,7 @@ async def _challenge_one(
     try:
         challenge_id, counter, hits = await rt.db.write_sql(open_challenge)
     except guard.Refused as refused:
-        await _settle_traffic(rt, token, ip, refused.hits, refused)
-        return refused
+        return await _refused(rt, token, ip, refused, give_back)
     if hits:
         await _settle_traffic(rt, token, ip, hits, None)
     otp = hotp.hotp(_key(rt, token), counter, token.otplen)
@@ -373,16 +416,19 @@ async def _challenge_one(
     return delivered
 
 
-_KEEP_EXPIRED = timedelta(hours=1)  # expired challenges linger this long, then go
-_PURGE_EVERY = 60.0  # seconds between purges by one process
-_next_purge = 0.0
+async def _refused(
+    rt: Runtime, token: LoginToken, ip: str, refused: guard.Refused, give_back: bool
+) -> guard.Refused:
+    if give_back:
+        await _give_back(rt, [token.serial])
+    await _settle_traffic(rt, token, ip, refused.hits, refused)
+    return refused
 
 
-def _purge_due() -> bool:
-    """Whether this challenge should also delete long-expired ones: one in a minute does."""
-    global _next_purge
-    now = time.monotonic()
-    if now < _next_purge:
-        return False
-    _next_purge = now + _PURGE_EVERY
-    return True
+async def _settle_traffic(
+    rt: Runtime, token: LoginToken, ip: str, hits: list[guard.Hit], refused: guard.Refused | None
+) -> None:
+    await guard.settle(
+        rt, hits, refused, actor=token.username, client_ip=ip, serial=token.serial,
+        user=token.username, realm=token.realm,
+    )  # fmt: skip

@@ -1,0 +1,27 @@
+"""Deleting rows whose time has passed: each a single DELETE, so any number of workers
+may run them at once (a row already gone is simply not found again)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Connection, bindparam, delete
+
+from app.db.tables import AuditEntry, Challenge, LoginFailure, MessageLog
+
+_AUDIT = AuditEntry.__table__  # type: ignore[attr-defined]
+_MESSAGE = MessageLog.__table__  # type: ignore[attr-defined]
+_FAILURE = LoginFailure.__table__  # type: ignore[attr-defined]
+_CHALLENGE = Challenge.__table__  # type: ignore[attr-defined]
+
+_DELETE = {
+    "audit": delete(_AUDIT).where(_AUDIT.c.ts < bindparam("before")),
+    "message": delete(_MESSAGE).where(_MESSAGE.c.created_at < bindparam("before")),
+    "login_failure": delete(_FAILURE).where(_FAILURE.c.last_failure < bindparam("before")),
+    "challenge": delete(_CHALLENGE).where(_CHALLENGE.c.expires_at < bindparam("before")),
+}
+
+
+def delete_before(tx: Connection, table: str, before: datetime) -> int:
+    """Delete the table's rows older than `before`; returns how many went."""
+    return int(tx.execute(_DELETE[table], {"before": before}).rowcount)
