@@ -47,6 +47,9 @@ class HttpSink:
     async def _bodies(self, _: web.Request) -> web.StreamResponse:
         return web.json_response([r.body.decode() for r in self.requests])
 
+    async def _times(self, _: web.Request) -> web.StreamResponse:
+        return web.json_response([r.at for r in self.requests])
+
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
         self.count += 1
@@ -81,6 +84,7 @@ class HttpSink:
         app = web.Application(client_max_size=10 * 1024 * 1024)
         app.router.add_get("/__stats", self._stats)
         app.router.add_get("/__bodies", self._bodies)
+        app.router.add_get("/__times", self._times)
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
         await self._runner.setup()
