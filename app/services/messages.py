@@ -12,7 +12,7 @@ from app.services import dispatch
 from app.services.audit import Caller
 from app.services.paging import neighbours
 from app.services.phone import normalise
-from app.traffic.guard import check_send
+from app.traffic.sms_send import check_send
 
 
 async def send(rt: Runtime, form: SmsIn, caller: Caller) -> MessageOut:

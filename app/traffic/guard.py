@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Literal
 from sqlalchemy import Connection, and_, select
 
 from app.db.tables import Challenge
-from app.errors import SmsgwError
 from app.services.audit import note
 from app.traffic import repo
 from app.traffic.numbers import InvalidNumber, NumberFacts, facts
@@ -282,25 +281,3 @@ def count_answer(tx: Connection, phone: str, now: float | None = None) -> None:
     keys = answered_keys(phone)
     if keys:
         repo.count_answer(tx, keys, time.time() if now is None else now)
-
-
-class SendBlocked(SmsgwError):
-    """/sms/send refused by a traffic rule (when the rules cover /sms/send)."""
-
-    status, code = 429, 802
-
-
-async def check_send(rt: Runtime, phone: str, caller: str, ip: str) -> None:
-    """Put an /sms/send under the counting rules, per caller; off unless enabled."""
-    policy = await rt.traffic.policy()
-    if not policy.settings.sms_send:
-        return
-    who = {"actor": caller, "client_ip": ip}
-    try:
-        planned = await plan(rt, phone=phone, user=caller, ip=ip, for_challenge=False)
-        hits = await rt.db.write_sql(planned.admit)
-    except Refused as refused:
-        await settle(rt, refused.hits, refused, **who)
-        raise SendBlocked(refused.message.replace("The SMS was not sent", "Not sent")) from None
-    if hits:
-        await settle(rt, hits, None, **who)
