@@ -22,11 +22,17 @@ class ParameterError(SmsgwError):
 
 class MissingParameter(ParameterError):
     def __init__(self, name: str) -> None:
-        super().__init__(f"ERR905: Missing parameter: {name!r}")
+        super().__init__(f"ERR905: Missing parameter: {name}")
 
 
 class NotFound(SmsgwError):
     status, code = 404, 601
+
+
+class Conflict(SmsgwError):
+    """The request is well formed but collides with what exists (a taken serial)."""
+
+    status, code = 409, 905
 
 
 class NotAllowed(SmsgwError):

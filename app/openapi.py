@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import FastAPI
@@ -38,6 +39,13 @@ def install_openapi(app: FastAPI) -> None:
             for sub_name, sub in model_schema.pop("$defs", {}).items():
                 components.setdefault(sub_name, sub)
             components[model.__name__] = model_schema
+        # A gateway's module is one of the registered names (nothing else is imported). A
+        # pattern, not an enum: generated clients keep taking a plain string.
+        gateway = components.get("GatewayIn", {}).get("properties", {})
+        if "module" in gateway:
+            names = registry.accepted_names()
+            gateway["module"]["pattern"] = "^(" + "|".join(re.escape(n) for n in names) + ")$"
+            gateway["module"]["description"] = "A provider from /providers: " + ", ".join(names)
         app.openapi_schema = schema
         return schema
 

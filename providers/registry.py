@@ -85,6 +85,10 @@ class Registry:
         """Every other accepted name (privacyIDEA's class paths) -> its canonical name."""
         return {alias: name for alias, name in sorted(self._aliases.items()) if alias != name}
 
+    def accepted_names(self) -> list[str]:
+        """Every name `canonical` resolves: our names and privacyIDEA's class paths."""
+        return sorted(self._aliases)
+
     def canonical(self, name: str) -> str:
         try:
             return self._aliases[name]

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.security import OAuth2PasswordRequestForm
+from fastapi import APIRouter, Form, Request
 
 from app.api.deps import Rt, client_ip
 from app.api.envelope import auth_answer, error_doc
-from app.schemas.auth import AuthIn, AuthValue, OAuth2Token
+from app.schemas.auth import AuthIn, AuthValue, OAuth2FormIn, OAuth2Token
 from app.schemas.envelope import AuthEnvelope, NoDetail
 from app.schemas.policy import ADMIN_ACTIONS
 from app.security.passwords import BUSY_EXAMPLE
@@ -17,10 +16,8 @@ from app.services import admins
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    400: error_doc(
-        400, 905, "Missing or invalid parameter", "ERR905: Missing parameter: 'password'"
-    ),
-    401: error_doc(401, 4031, "Wrong credentials", "Authentication failure. Wrong credentials"),
+    400: error_doc(400, 905, "Missing or invalid parameter", "ERR905: Missing parameter: password"),
+    401: error_doc(401, 4031, "Wrong credentials", "Authentication failed."),
     429: error_doc(
         429,
         4031,
@@ -57,8 +54,6 @@ async def login(body: AuthIn, rt: Rt, request: Request) -> AuthEnvelope[AuthValu
     response_model=OAuth2Token,
     responses=_ERRORS,
 )
-async def token(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()], rt: Rt, request: Request
-) -> OAuth2Token:
+async def token(form: Annotated[OAuth2FormIn, Form()], rt: Rt, request: Request) -> OAuth2Token:
     access = await admins.login(rt, form.username, form.password, client_ip(request))
     return OAuth2Token(access_token=access, expires_in=rt.settings.jwt_lifetime_seconds)

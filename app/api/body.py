@@ -3,11 +3,17 @@
 privacyIDEA clients post forms, OpenAPI clients post JSON. Routes declare JSON models only
 (so generated clients stay simple); this middleware turns a form body into the equivalent
 JSON object before routing, and refuses bodies that are too large or of another type.
+
+A form carries only text, so a field the document types as a number or a boolean (and not
+as text) is read from its text here: `maxfail=5` and `active=1` mean 5 and true. JSON bodies
+are passed on as they are and must match the document.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.datastructures import Headers
@@ -76,13 +82,15 @@ class BodyMiddleware:
                 )
             except UnicodeDecodeError:
                 return None
-            return json.dumps(dict(pairs)).encode()
-        request = Request(scope, _replay(body, None))
-        try:
-            form = await request.form()
-        except Exception:
-            return None
-        return json.dumps({k: v for k, v in form.items() if isinstance(v, str)}).encode()
+            fields = dict(pairs)
+        else:
+            request = Request(scope, _replay(body, None))
+            try:
+                form = await request.form()
+            except Exception:
+                return None
+            fields = {k: v for k, v in form.items() if isinstance(v, str)}
+        return json.dumps(_typed(fields, _body_schema(scope))).encode()
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
         await error_response(413, 905, f"Request body larger than {self.max_bytes} bytes")(
@@ -112,3 +120,65 @@ def _replay(body: bytes, then: Receive | None) -> Receive:
         return await then()
 
     return receive
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+_INTEGER = re.compile(r"-?[0-9]+")
+
+
+def _body_schema(scope: Scope) -> dict[str, Any]:
+    """The JSON schema the document gives this request's body ({} when it has none)."""
+    app = scope.get("app")
+    openapi = getattr(app, "openapi", None)
+    if openapi is None:
+        return {}
+    document: dict[str, Any] = openapi()
+    method = str(scope["method"]).lower()
+    for template, operations in document.get("paths", {}).items():
+        pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))
+        if method in operations and re.fullmatch(pattern, scope["path"]):
+            content = operations[method].get("requestBody", {}).get("content", {})
+            schema = content.get("application/json", {}).get("schema", {})
+            return _resolve(document, schema)
+    return {}
+
+
+def _resolve(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    ref = schema.get("$ref")
+    if not isinstance(ref, str):
+        return schema
+    target: Any = document
+    for part in ref.removeprefix("#/").split("/"):
+        target = target.get(part, {})
+    return _resolve(document, target) if isinstance(target, dict) else {}
+
+
+def _types(schema: dict[str, Any]) -> set[str]:
+    found = {schema["type"]} if isinstance(schema.get("type"), str) else set()
+    found |= {"string" for v in schema.get("enum", []) if isinstance(v, str)}
+    for branch in schema.get("anyOf", []) + schema.get("oneOf", []):
+        found |= _types(branch)
+    return found
+
+
+def _typed(fields: dict[str, str], schema: dict[str, Any]) -> dict[str, Any]:
+    """Form text as the number or boolean the document asks for; anything else untouched."""
+    properties = schema.get("properties", {})
+    typed: dict[str, Any] = {}
+    for key, text in fields.items():
+        types = _types(properties.get(key, {}))
+        value: Any = text
+        if "string" not in types:
+            lowered = text.strip().lower()
+            if "integer" in types and _INTEGER.fullmatch(text.strip()):
+                value = int(text)
+            elif "number" in types:
+                try:
+                    value = float(text)
+                except ValueError:
+                    value = text
+            elif "boolean" in types and lowered in _TRUE | _FALSE:
+                value = lowered in _TRUE
+        typed[key] = value
+    return typed

@@ -78,7 +78,7 @@ def describe_validation(errors: list[Any]) -> tuple[str, str]:
     """One message naming every bad field; missing ones in privacyIDEA's words."""
     missing = [_field(e["loc"]) for e in errors if e["type"] == "missing"]
     if missing and len(missing) == len(errors):
-        return "missing", "ERR905: Missing parameter: " + ", ".join(repr(m) for m in missing)
+        return "missing", "ERR905: Missing parameter: " + ", ".join(missing)
     parts = []
     for err in errors:
         field = _field(err["loc"])
@@ -112,7 +112,13 @@ def install_handlers(app: FastAPI) -> None:
         return error_response(exc.status, exc.code, exc.message, exc.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # DELETE /system/setConfig reaches DELETE /system/{key} and fails its validation,
+        # but the document's path for it is /system/setConfig, which has no DELETE.
+        # The raw scope path: request.url drops tabs and newlines (urlsplit does).
+        allowed = allowed_methods(app, request.scope["path"])
+        if allowed and request.method not in allowed:
+            return error_response(405, 905, "Method Not Allowed", {"Allow": ", ".join(allowed)})
         message = describe_validation(list(exc.errors()))[1]
         return error_response(400, 905, message)
 
@@ -122,7 +128,7 @@ def install_handlers(app: FastAPI) -> None:
         headers = dict(exc.headers or {})
         if exc.status_code == 405:
             # The router names only the first route it tried; the document knows them all.
-            headers["Allow"] = ", ".join(allowed_methods(app, request.url.path))
+            headers["Allow"] = ", ".join(allowed_methods(app, request.scope["path"]))
         return error_response(exc.status_code, code, str(exc.detail), headers)
 
     @app.exception_handler(Exception)

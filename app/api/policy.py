@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Path
 from app.api.deps import Rt, allow
 from app.api.envelope import ok
 from app.api.smsgateway import ERRORS
+from app.errors import NotFound
 from app.schemas.envelope import Envelope, NoDetail
 from app.schemas.policy import PolicyIn, PolicyOut
 from app.services import policies
@@ -63,14 +64,18 @@ async def list_policies(
 @router.get(
     "/{name}",
     operation_id="get_policy",
-    summary="One policy, as a list (empty if unknown)",
+    summary="One policy, as a one-element list (404 if there is no such policy)",
     response_model=PolicyListAnswer,
     responses=ERRORS,
 )
 async def get_policy(
     name: PolicyName, rt: Rt, _: Annotated[Caller, Depends(allow("policyread"))]
 ) -> Envelope[list[PolicyOut], NoDetail]:
-    return ok(await policies.listing(rt, name))
+    found = await policies.listing(rt, name)
+    if not found:
+        # A 404, not privacyIDEA's empty list: a policy that is gone is not there.
+        raise NotFound(f"The policy {name!r} does not exist")
+    return ok(found)
 
 
 @router.delete(

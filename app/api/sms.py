@@ -11,7 +11,7 @@ from app.api.deps import Rt, allow
 from app.api.envelope import error_doc, ok
 from app.api.smsgateway import ERRORS
 from app.schemas.envelope import Envelope, NoDetail
-from app.schemas.sms import MessageOut, MessagePage, MessageStatus, SmsIn
+from app.schemas.sms import DateTimeText, MessageOut, MessagePage, MessageStatus, SmsIn
 from app.services import messages
 from app.services.audit import Caller
 
@@ -65,8 +65,12 @@ async def list_messages(
     _: Annotated[Caller, Depends(allow("messagelist"))],
     gateway: Annotated[str | None, Query(max_length=255)] = None,
     status: MessageStatus | None = None,
-    since: Annotated[datetime | None, Query(description="ISO 8601, inclusive")] = None,
-    until: Annotated[datetime | None, Query(description="ISO 8601, exclusive")] = None,
+    since: Annotated[
+        datetime | None, DateTimeText, Query(description="RFC 3339 date-time, inclusive")
+    ] = None,
+    until: Annotated[
+        datetime | None, DateTimeText, Query(description="RFC 3339 date-time, exclusive")
+    ] = None,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     pagesize: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> Envelope[MessagePage, NoDetail]:

@@ -18,15 +18,29 @@ Reader = Annotated[Caller, Depends(allow("smsgateway_read"))]
 Writer = Annotated[Caller, Depends(allow("smsgateway_write"))]
 GatewayId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The gateway's numeric id")]
 # privacyIDEA reads /smsgateway/<x> as an id for GET and as a name for DELETE; one path
-# template with a per-method type says exactly that.
+# template with a per-method type says exactly that. OpenAPI gives a path parameter the
+# name in the template, so both methods must call it `identifier` (two templates that
+# differ only in the parameter name are the same path); the descriptions say which it is.
+BY_ID_OR_NAME = (
+    "privacyIDEA's contract: `GET /smsgateway/{identifier}` reads a gateway by its numeric "
+    "**id**, `DELETE /smsgateway/{identifier}` deletes gateways by **name**. After a DELETE "
+    "of a name, a GET of the same URL is therefore a different question (and a 400 unless "
+    "the name is numeric)."
+)
 GatewayIdentifier = Annotated[
-    int, Path(ge=1, le=2**31 - 1, alias="identifier", description="The gateway's numeric id")
+    int,
+    Path(
+        ge=1,
+        le=2**31 - 1,
+        alias="identifier",
+        description="For GET: the gateway's numeric **id** (DELETE takes a name here)",
+    ),
 ]
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: error_doc(status, code, description, example)
     for status, code, description, example in (
         (400, 905, "Missing or invalid parameter, naming the field",
-         "ERR905: Missing parameter: 'name'"),
+         "ERR905: Missing parameter: name"),
         (401, 4033, "No token; a bad or expired one is code 4304",
          "Authentication failure. Missing Authorization header."),
         (403, 303, "Not allowed by the admin policies",
@@ -97,7 +111,8 @@ async def list_providers(_: Reader) -> Envelope[dict[str, ProviderInfo], NoDetai
 @router.get(
     "/{identifier}",
     operation_id="get_gateway",
-    summary="One gateway, as a one-element list ([] if the id is unknown)",
+    summary="One gateway by id, as a one-element list ([] if the id is unknown)",
+    description=BY_ID_OR_NAME,
     response_model=GatewayListAnswer,
     responses=ERRORS,
 )
@@ -127,12 +142,19 @@ async def delete_gateway_option(
     "/{identifier}",
     operation_id="delete_gateway",
     summary="Delete a gateway by name; the value is the number deleted (0 if none)",
+    description=BY_ID_OR_NAME,
     response_model=CountAnswer,
     responses=ERRORS,
 )
 async def delete_gateway(
     name: Annotated[
-        str, Path(min_length=1, max_length=255, alias="identifier", description="Gateway name")
+        str,
+        Path(
+            min_length=1,
+            max_length=255,
+            alias="identifier",
+            description="For DELETE: the gateway's **name** (GET takes a numeric id here)",
+        ),
     ],
     rt: Rt,
     caller: Writer,

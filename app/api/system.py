@@ -10,7 +10,7 @@ from app.api.deps import Rt, allow
 from app.api.envelope import ok
 from app.api.smsgateway import ERRORS
 from app.schemas.envelope import Envelope, NoDetail
-from app.schemas.system import SetConfigIn
+from app.schemas.system import ConfigKey, SetConfigIn
 from app.services import system_config
 from app.services.audit import Caller
 
@@ -63,7 +63,7 @@ async def get_config(
     responses=ERRORS,
 )
 async def delete_config(
-    key: Annotated[str, Path(min_length=1, max_length=255)],
+    key: Annotated[ConfigKey, Path(description="One of the sms.* keys smsgw serves")],
     rt: Rt,
     caller: Annotated[Caller, Depends(allow("system_write"))],
 ) -> Envelope[bool, NoDetail]:

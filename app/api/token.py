@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 
 from app.api.deps import Rt, allow
-from app.api.envelope import ok, ok_detail
+from app.api.envelope import error_doc, ok, ok_detail
 from app.api.smsgateway import ERRORS
 from app.schemas.envelope import Envelope, NoDetail
 from app.schemas.token import SetPinIn, TokenInitDetail, TokenInitIn, TokenPage, TokenSelectIn
@@ -35,14 +35,26 @@ class TokenCountAnswer(Envelope[int, NoDetail]):
     "/init",
     operation_id="init_token",
     summary="Enrol an SMS token",
+    description="`detail.googleurl` is privacyIDEA's enrolment URL (otpauth://sms/...) with "
+    "its QR code. A `serial` that is taken is a 409; an `sms.identifier` that names no "
+    "gateway is a 404.",
     response_model=TokenInitAnswer,
-    responses=ERRORS,
+    responses={
+        **ERRORS,
+        409: error_doc(
+            409,
+            905,
+            "The serial is taken",
+            "ERR905: Invalid parameter: serial: 'PISM0001' already exists",
+        ),
+    },
 )
 async def init_token(
     body: TokenInitIn, rt: Rt, caller: Annotated[Caller, Depends(allow("enrollSMS"))]
 ) -> Envelope[bool, TokenInitDetail]:
-    serial = await tokens.init(rt, body, caller)
-    return ok_detail(True, TokenInitDetail(serial=serial, threadid=threading.get_ident()))
+    serial, googleurl = await tokens.init(rt, body, caller)
+    detail = TokenInitDetail(serial=serial, threadid=threading.get_ident(), googleurl=googleurl)
+    return ok_detail(True, detail)
 
 
 @router.get(

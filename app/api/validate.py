@@ -21,9 +21,13 @@ router = APIRouter(prefix="/validate", tags=["validate"])
 class CheckAnswer(AuthEnvelope[bool, CheckDetail]):
     """result.value is true for ACCEPT; CHALLENGE carries detail.transaction_id."""
 
+    id: int = 2  # privacyIDEA numbers its /validate answers 2; its clients may check
+
 
 class TriggerAnswer(AuthEnvelope[int, CheckDetail]):
     """result.value is the number of challenges started."""
+
+    id: int = 2
 
 
 def _answer(

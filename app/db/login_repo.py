@@ -41,6 +41,7 @@ class LoginToken:
     phone: str
     sms_identifier: str
     last_fail: datetime | None
+    counter: int  # the next HOTP counter: every lower one has been sent
 
     def locked(self, cleared_before: datetime) -> bool:
         """At maxfail, unless the last failure is so old that the counter clears."""

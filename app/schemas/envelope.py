@@ -62,7 +62,7 @@ class AuthEnvelope(EnvelopeBase, Generic[V, D]):
 
 class ErrorInfo(BaseModel):
     code: int = Field(examples=[905])
-    message: str = Field(examples=["ERR905: Missing parameter: 'name'"])
+    message: str = Field(examples=["ERR905: Missing parameter: name"])
 
 
 class ErrorResult(BaseModel):

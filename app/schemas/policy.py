@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
+
+from app.schemas.types import MAX_NAME, WholeNumber
 
 ADMIN_ACTIONS = (
     "smsgateway_read",
@@ -39,10 +41,42 @@ def as_list(value: object) -> list[str]:
     if value is None:
         return []
     if isinstance(value, dict):
-        return [str(k) for k, v in value.items() if v not in (False, "0", "false", None)]
+        return [str(k) for k, v in value.items() if v not in (False, "0", "false")]
     if isinstance(value, (list, tuple)):
         return [str(v).strip() for v in value if str(v).strip()]
     return [part.strip() for part in str(value).split(",") if part.strip()]
+
+
+_ACTION = "(" + "|".join(ADMIN_ACTIONS) + r")(=[^,]*)?"
+# A comma-separated list with at least one known action (privacyIDEA's `a, b=1` form).
+_ACTION_LIST = rf"^(\s*,)*\s*{_ACTION}\s*(,\s*({_ACTION})?\s*)*$"
+_FALSY: list[Any] = [False, "0", "false"]
+ACTION_SCHEMA: dict[str, Any] = {
+    "description": "Actions granted: a comma-separated string, a list, or {action: true}",
+    "anyOf": [
+        {"type": "string", "maxLength": 4000, "pattern": _ACTION_LIST},
+        {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 100,
+            "items": {"enum": list(ADMIN_ACTIONS)},
+        },
+        {
+            "type": "object",
+            "propertyNames": {"enum": list(ADMIN_ACTIONS)},
+            "additionalProperties": {
+                "anyOf": [{"type": "boolean"}, {"type": "string", "maxLength": MAX_NAME}]
+            },
+            # At least one action set to something other than false.
+            "not": {"additionalProperties": {"enum": _FALSY}},
+        },
+    ],
+}
+
+
+NameList = (
+    Annotated[str, Field(max_length=4000)] | list[Annotated[str, Field(max_length=MAX_NAME)]] | None
+)
 
 
 class PolicyIn(BaseModel):
@@ -56,20 +90,16 @@ class PolicyIn(BaseModel):
     )
 
     scope: Literal["admin"] = Field(description="Only admin policies are enforced by smsgw")
-    action: str | list[str] | dict[str, bool | str] = Field(
-        description="Actions granted: a comma-separated string, a list, or {action: true}"
+    action: Annotated[str | list[str] | dict[str, bool | str], WithJsonSchema(ACTION_SCHEMA)]
+    adminuser: NameList = Field(
+        None, description="Admins this policy applies to (a list, or comma-separated); none = all"
     )
-    adminuser: str | list[str] | None = Field(
-        None, description="Admins this policy applies to; empty = every admin"
+    realm: NameList = Field(
+        None, description="Realms whose tokens the policy covers; none = every realm"
     )
-    realm: str | list[str] | None = Field(
-        None, description="Realms whose tokens the policy covers; empty = every realm"
-    )
-    user: str | list[str] | None = Field(
-        None, description="Token users the policy covers; empty = every user"
-    )
-    active: bool = True
-    priority: int = Field(1, ge=1, le=1000)
+    user: NameList = Field(None, description="Token users the policy covers; none = every user")
+    active: bool = Field(True, strict=True)
+    priority: Annotated[int, Field(ge=1, le=1000), WholeNumber] = 1
     description: str | None = Field(None, max_length=2000)
 
     @field_validator("action")
@@ -77,6 +107,18 @@ class PolicyIn(BaseModel):
     def _known_actions(
         cls, value: str | list[str] | dict[str, bool | str]
     ) -> str | list[str] | dict[str, bool | str]:
+        # Exactly what ACTION_SCHEMA says; the text form is checked by the words below.
+        if isinstance(value, str) and len(value) > 4000:
+            raise ValueError("at most 4000 characters")
+        if isinstance(value, list) and (len(value) > 100 or not set(value) <= set(ADMIN_ACTIONS)):
+            unknown = [str(a)[:40] for a in value if a not in ADMIN_ACTIONS]
+            raise ValueError(f"at most 100 known actions; unknown: {', '.join(unknown)}")
+        if isinstance(value, dict):
+            unknown = [str(a)[:40] for a in value if a not in ADMIN_ACTIONS]
+            if unknown:
+                raise ValueError(f"unknown action(s) {', '.join(unknown)}")
+            if any(isinstance(v, str) and len(v) > MAX_NAME for v in value.values()):
+                raise ValueError(f"a value is longer than {MAX_NAME} characters")
         actions = as_list(value)
         if not actions:
             raise ValueError("at least one action is required")

@@ -2,11 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-OptionValue = str | int | float | bool
+from app.schemas.types import MAX_NAME, AsText, WholeNumber, integer_bound
+
+MAX_VALUE = 4000
+# An option or header value: text, or an integer read as its digits (privacyIDEA's clients
+# send numbers); floats and booleans are refused rather than guessed at.
+OptionValue = Annotated[str, AsText(MAX_VALUE)]
+KEY_PATTERN = r"^[^\x00-\x1f]+$"
+_KEY = {"type": "string", "minLength": 1, "maxLength": MAX_NAME, "pattern": KEY_PATTERN}
+_VALUE = {
+    "anyOf": [
+        {"type": "string", "maxLength": MAX_VALUE},
+        {
+            "type": "integer",
+            "minimum": -integer_bound(MAX_VALUE),
+            "maximum": integer_bound(MAX_VALUE),
+        },
+    ]
+}
+_FLAG = {"anyOf": [{"type": "boolean"}, {"type": "integer"}, {"type": "string", "maxLength": 10}]}
+# privacyIDEA's flattened keys, beside the declared properties.
+FLATTENED: dict[str, Any] = {
+    r"^option\.[^\x00-\x1f]{1,255}$": _VALUE,
+    r"^header\.[^\x00-\x1f]{1,255}$": _VALUE,
+    r"^secret\.option\.[^\x00-\x1f]{1,255}$": _FLAG,
+    r"^secret\.header\.[^\x00-\x1f]{1,255}$": _FLAG,
+}
 _SECTIONS = {"option.": "options", "header.": "headers"}
 _SECRET_SECTIONS = {"secret.option.": "secret_options", "secret.header.": "secret_headers"}
 _TRUE = {"1", "true", "yes", "on"}
@@ -16,14 +41,24 @@ def _truthy(value: Any) -> bool:
     return str(value).strip().lower() in _TRUE
 
 
+Key = Annotated[str, Field(min_length=1, max_length=MAX_NAME, pattern=KEY_PATTERN)]
+
+
+def _keyed_values(schema: dict[str, Any]) -> None:
+    # Every key is constrained, not only those matching a pattern (pydantic's rendering).
+    schema.pop("patternProperties", None)
+    schema["propertyNames"] = _KEY
+    schema["additionalProperties"] = _VALUE
+
+
 class GatewayIn(BaseModel):
     """A gateway definition. privacyIDEA's flattened keys (`option.URL`, `header.X`,
     `secret.option.K=1`) and the nested objects below are both accepted."""
 
     model_config = ConfigDict(
         extra="forbid",
-        str_strip_whitespace=True,
         json_schema_extra={
+            "patternProperties": FLATTENED,
             "examples": [
                 {
                     "name": "my-gateway",
@@ -38,26 +73,35 @@ class GatewayIn(BaseModel):
                     "headers": {"X-Api-Key": "k3y"},
                     "secret_headers": ["X-Api-Key"],
                 }
-            ]
+            ],
         },
     )
 
-    name: str = Field(min_length=1, max_length=255, pattern=r"^[^/\x00-\x1f]+$")
-    module: str = Field(min_length=1, max_length=255, description="A provider from /providers")
-    description: str = Field("", max_length=2000)
-    id: int | None = Field(None, description="Ignored; gateways are keyed by name")
-    options: dict[str, OptionValue] = Field(default_factory=dict)
-    headers: dict[str, OptionValue] = Field(default_factory=dict)
-    secret_options: list[str] = Field(
+    name: str = Field(min_length=1, max_length=MAX_NAME, pattern=r"^[^/\x00-\x1f]+$")
+    module: str = Field(
+        min_length=1, max_length=MAX_NAME, description="A provider name from /providers"
+    )
+    description: Annotated[str, AsText(2000)] = ""
+    id: Annotated[int | None, WholeNumber] = Field(
+        None, description="Ignored; gateways are keyed by name"
+    )
+    options: dict[Key, OptionValue] = Field(
+        default_factory=dict,
+        json_schema_extra=_keyed_values,
+        description="Checked against the options model of `module` (the *Options components) "
+        "before anything is stored; a 400 names every bad option",
+    )
+    headers: dict[Key, OptionValue] = Field(default_factory=dict, json_schema_extra=_keyed_values)
+    secret_options: list[Key] = Field(
         default_factory=list, description="Option keys to encrypt (beside the automatic ones)"
     )
-    secret_headers: list[str] = Field(default_factory=list)
-    plain_options: list[str] = Field(
+    secret_headers: list[Key] = Field(default_factory=list)
+    plain_options: list[Key] = Field(
         default_factory=list,
         description="Keys explicitly flagged not secret (secret.option.K=0); "
         "names with PASSWORD or SECRET and provider secrets stay secret regardless",
     )
-    plain_headers: list[str] = Field(default_factory=list)
+    plain_headers: list[Key] = Field(default_factory=list)
 
     @model_validator(mode="before")
     @classmethod
@@ -72,6 +116,12 @@ class GatewayIn(BaseModel):
             secret_section = next((s for s in _SECRET_SECTIONS if key.startswith(s)), None)
             section = next((s for s in _SECTIONS if key.startswith(s)), None)
             if secret_section:
+                if (
+                    isinstance(value, float)
+                    or not isinstance(value, str | int)
+                    or (isinstance(value, str) and len(value) > 10)
+                ):
+                    raise ValueError(f"{key[:60]}: a flag is true/false, 1/0 or yes/no")
                 flag_key = key[len(secret_section) :]
                 target = _SECRET_SECTIONS[secret_section]
                 if not _truthy(value):
@@ -89,14 +139,6 @@ class GatewayIn(BaseModel):
             else:
                 result[key] = value
         return result
-
-    @model_validator(mode="after")
-    def _keys_are_sane(self) -> GatewayIn:
-        for section in (self.options, self.headers):
-            for key in section:
-                if not key or len(key) > 255 or any(ord(c) < 32 for c in key):
-                    raise ValueError(f"option or header key {key[:40]!r} is not a valid key")
-        return self
 
 
 class GatewayOut(BaseModel):

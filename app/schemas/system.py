@@ -2,30 +2,108 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
+
+from app.schemas.types import MAX_NAME, NotNull, whole, without_null
 
 KNOWN_KEYS = ("sms.identifier", "sms.providerTimeout", "sms.text", "sms.concurrent_challenges")
+ConfigKey = Literal[
+    "sms.identifier", "sms.providerTimeout", "sms.text", "sms.concurrent_challenges"
+]
+
+# privacyIDEA keeps every configuration value as text and its clients send "300" as often
+# as 300; both are accepted, and the document says which strings are numbers in range.
+TIMEOUT_MIN, TIMEOUT_MAX = 10, 86_400
+_TIMEOUT_DIGITS = (
+    r"^([1-9][0-9]|[1-9][0-9]{2,3}|[1-7][0-9]{4}|8[0-5][0-9]{3}|86[0-3][0-9]{2}|86400)$"
+)
+OTP_TAG = r"<otp>|\{otp\}"
+# As privacyIDEA stores them; no case variants, so generated clients get distinct enum keys.
+_TRUE = ("True", "1")
+_FALSE = ("False", "0")
+
+
+def _timeout(value: Any) -> Any:
+    # re.search, as the document's validators read a pattern (`$` allows a final newline).
+    if isinstance(value, str) and re.search(_TIMEOUT_DIGITS, value):
+        return int(value)
+    number = whole(value)
+    if value is None or (number is not None and TIMEOUT_MIN <= number <= TIMEOUT_MAX):
+        return number
+    raise ValueError(f"must be a whole number of seconds, {TIMEOUT_MIN} to {TIMEOUT_MAX}")
+
+
+def _flag(value: Any) -> Any:
+    if value is None or isinstance(value, bool):
+        return value
+    if value in _TRUE or value in _FALSE:
+        return value in _TRUE
+    raise ValueError("must be true or false")
+
+
+Timeout = Annotated[
+    int | None,
+    NotNull,
+    BeforeValidator(_timeout),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": TIMEOUT_MIN, "maximum": TIMEOUT_MAX},
+                {"type": "string", "pattern": _TIMEOUT_DIGITS},
+            ],
+            "description": "Seconds a challenge stays open (10 to 86400)",
+        }
+    ),
+]
+Flag = Annotated[
+    bool | None,
+    NotNull,
+    BeforeValidator(_flag),
+    WithJsonSchema({"anyOf": [{"type": "boolean"}, {"enum": [*_TRUE, *_FALSE]}]}),
+]
 
 
 class SetConfigIn(BaseModel):
-    """Keys and values to set; smsgw serves the sms.* keys."""
+    """Keys and values to set (at least one); smsgw serves the sms.* keys."""
 
     model_config = ConfigDict(
         extra="forbid",
-        populate_by_name=True,
-        json_schema_extra={
-            "examples": [{"sms.identifier": "my-gateway", "sms.text": "Your code: {otp}"}]
-        },
+        json_schema_extra=without_null(
+            minProperties=1,
+            examples=[{"sms.identifier": "my-gateway", "sms.text": "Your code: {otp}"}],
+        ),
     )
 
-    identifier: str | None = Field(None, alias="sms.identifier", min_length=1, max_length=255)
-    provider_timeout: int | None = Field(None, alias="sms.providerTimeout", ge=10, le=86_400)
-    text: str | None = Field(None, alias="sms.text", min_length=1, max_length=1000)
-    concurrent_challenges: bool | None = Field(None, alias="sms.concurrent_challenges")
+    identifier: Annotated[
+        str | None,
+        NotNull,
+        Field(
+            alias="sms.identifier",
+            min_length=1,
+            max_length=MAX_NAME,
+            description="The gateway (name) challenges go through",
+        ),
+    ] = None
+    provider_timeout: Annotated[Timeout, Field(alias="sms.providerTimeout")] = None
+    text: Annotated[
+        str | None,
+        NotNull,
+        Field(
+            alias="sms.text",
+            min_length=1,
+            max_length=1000,
+            description="The SMS; must contain <otp> or {otp}",
+            json_schema_extra={"pattern": OTP_TAG},
+        ),
+    ] = None
+    concurrent_challenges: Annotated[Flag, Field(alias="sms.concurrent_challenges")] = None
 
     @field_validator("text")
     @classmethod
     def _has_otp_tag(cls, value: str | None) -> str | None:
-        if value is not None and "<otp>" not in value and "{otp}" not in value:
+        if value is not None and not re.search(OTP_TAG, value):
             raise ValueError("must contain the <otp> or {otp} tag")
         return value

@@ -2,11 +2,48 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
-Name = Field(default="", max_length=255)
+from app.schemas.types import (
+    MAX_NAME,
+    AsText,
+    NotNull,
+    OptionalName,
+    Phone,
+    WholeNumber,
+    without_null,
+)
+
+Name = Field(default="", max_length=MAX_NAME)
+SERIAL_PATTERN = r"^[A-Za-z0-9_.\-]+$"
+Serial = Annotated[str, Field(min_length=1, max_length=64, pattern=SERIAL_PATTERN)]
+# The constraints sit on the inner type: on `str | None` pydantic drops the pattern from
+# the document while still enforcing it.
+OptionalSerial = Annotated[Serial | None, NotNull]
+# privacyIDEA's clients send the length as 6 or "6"; both mean the same.
+_OTPLEN = (6, 8, "6", "8")
+
+
+def _otplen(value: Any) -> Any:
+    if not isinstance(value, bool) and value in _OTPLEN:
+        return int(value)
+    raise ValueError("must be 6 or 8")
+
+
+OtpLen = Annotated[
+    int,
+    BeforeValidator(_otplen),
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "integer", "enum": [6, 8]}, {"type": "string", "enum": ["6", "8"]}],
+            "description": "6 or 8 digits",
+            "default": 6,
+        }
+    ),
+]
+SERIAL_OR_USER = {"anyOf": [{"required": ["serial"]}, {"required": ["user"]}]}
 
 
 class TokenInitIn(BaseModel):
@@ -14,9 +51,8 @@ class TokenInitIn(BaseModel):
 
     model_config = ConfigDict(
         extra="ignore",  # privacyIDEA clients send genkey, hashlib, 2stepinit...
-        populate_by_name=True,
-        json_schema_extra={
-            "examples": [
+        json_schema_extra=without_null(
+            examples=[
                 {
                     "type": "sms",
                     "user": "alice",
@@ -26,33 +62,35 @@ class TokenInitIn(BaseModel):
                     "sms.identifier": "my-gateway",
                 }
             ]
-        },
+        ),
     )
 
     type: Literal["sms"] = Field(description="Only SMS tokens are served by smsgw")
-    user: str = Field(min_length=1, max_length=255)
+    user: str = Field(min_length=1, max_length=MAX_NAME)
     realm: str = Name
-    pin: str = Field(default="", max_length=128, description="The OTP PIN (first factor)")
-    phone: str = Field(min_length=1, max_length=40, description="E.164 after normalisation")
+    pin: Annotated[str, AsText(128, description="The OTP PIN (first factor)")] = ""
+    phone: Phone
     sms_identifier: str = Field(
-        default="", alias="sms.identifier", max_length=255, description="Gateway name"
+        default="", alias="sms.identifier", max_length=MAX_NAME, description="Gateway name"
     )
-    otplen: int = Field(6, description="6 or 8 digits", json_schema_extra={"enum": [6, 8]})
-    description: str = Field(default="", max_length=2000)
-    serial: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
-    maxfail: int = Field(default=10, ge=1, le=1000)
+    otplen: OtpLen = 6
+    description: Annotated[str, AsText(2000)] = ""
+    serial: OptionalSerial = None
+    maxfail: Annotated[int, Field(ge=1, le=1000), WholeNumber] = 10
 
-    @field_validator("otplen")
-    @classmethod
-    def _six_or_eight(cls, value: int) -> int:
-        if value not in (6, 8):
-            raise ValueError("must be 6 or 8")
-        return value
+
+class GoogleUrl(BaseModel):
+    """privacyIDEA's enrolment URL of an HOTP-based token, with its QR code."""
+
+    description: str
+    img: str = Field(description="The QR code as a data: URL (SVG)")
+    value: str = Field(examples=["otpauth://sms/PISM0001?secret=...&counter=1&digits=6"])
 
 
 class TokenInitDetail(BaseModel):
     serial: str
     threadid: int
+    googleurl: GoogleUrl
 
 
 class TokenInfo(BaseModel):
@@ -88,10 +126,10 @@ class TokenPage(BaseModel):
 class TokenSelectIn(BaseModel):
     """Which tokens an action applies to: a serial, or every token of a user."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", json_schema_extra=without_null(**SERIAL_OR_USER))
 
-    serial: str | None = Field(default=None, min_length=1, max_length=64)
-    user: str | None = Field(default=None, min_length=1, max_length=255)
+    serial: OptionalSerial = None
+    user: OptionalName = None
     realm: str = Name
 
     @model_validator(mode="after")
@@ -104,5 +142,5 @@ class TokenSelectIn(BaseModel):
 class SetPinIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    serial: str = Field(min_length=1, max_length=64)
-    otppin: str = Field(max_length=128)
+    serial: Serial
+    otppin: Annotated[str, AsText(128)]

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from app.schemas.token import OptionalSerial
+from app.schemas.types import MAX_NAME, AsText, NotNull, OptionalName, without_null
+
 MAX_PASS = 256
+# Exactly one of them names whose token is meant; the realm goes with the user.
+USER_OR_SERIAL = {"oneOf": [{"required": ["user"]}, {"required": ["serial"]}]}
+TransactionId = Annotated[str | None, NotNull, AsText(64, 1)]
 
 
 class CheckIn(BaseModel):
@@ -12,19 +20,22 @@ class CheckIn(BaseModel):
 
     model_config = ConfigDict(
         extra="ignore",  # auth plug-ins add their own keys (client, otponly...)
-        json_schema_extra={
-            "examples": [
+        json_schema_extra=without_null(
+            **USER_OR_SERIAL,
+            examples=[
                 {"user": "alice", "realm": "corp", "pass": "1234"},
                 {"user": "alice", "realm": "corp", "transaction_id": "0123...", "pass": "287082"},
-            ]
-        },
+            ],
+        ),
     )
 
-    user: str | None = Field(default=None, min_length=1, max_length=255)
-    realm: str = Field(default="", max_length=255)
-    serial: str | None = Field(default=None, min_length=1, max_length=64)
-    pass_: str = Field(alias="pass", max_length=MAX_PASS, description="PIN, PIN+OTP, or OTP")
-    transaction_id: str | None = Field(default=None, min_length=1, max_length=64)
+    user: OptionalName = None
+    realm: str = Field(default="", max_length=MAX_NAME)
+    serial: OptionalSerial = None
+    pass_: Annotated[str, AsText(MAX_PASS, description="PIN, PIN+OTP, or OTP")] = Field(
+        alias="pass"
+    )
+    transaction_id: TransactionId = None
 
     @model_validator(mode="after")
     def _exactly_one_subject(self) -> CheckIn:
@@ -34,11 +45,11 @@ class CheckIn(BaseModel):
 
 
 class TriggerIn(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", json_schema_extra=without_null(**USER_OR_SERIAL))
 
-    user: str | None = Field(default=None, min_length=1, max_length=255)
-    realm: str = Field(default="", max_length=255)
-    serial: str | None = Field(default=None, min_length=1, max_length=64)
+    user: OptionalName = None
+    realm: str = Field(default="", max_length=MAX_NAME)
+    serial: OptionalSerial = None
 
     @model_validator(mode="after")
     def _exactly_one_subject(self) -> TriggerIn:
@@ -53,7 +64,7 @@ class ChallengeInfo(BaseModel):
     type: str = "sms"
     client_mode: str = "interactive"
     message: str
-    attributes: dict[str, str] | None = None
+    attributes: dict[str, str | None] | None = None
 
 
 class CheckDetail(BaseModel):
@@ -68,6 +79,6 @@ class CheckDetail(BaseModel):
     transaction_ids: list[str] | None = None
     multi_challenge: list[ChallengeInfo] | None = None
     messages: list[str] | None = None
-    attributes: dict[str, str] | None = None
+    attributes: dict[str, str | None] | None = None
     client_mode: str | None = None
     preferred_client_mode: str | None = None

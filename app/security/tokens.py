@@ -52,6 +52,7 @@ class TokenIssuer:
         return claims
 
     def _verify(self, token: str) -> tuple[float, dict[str, str | int]]:
+        reason = "Signature verification failed"
         for key in self._keys:
             try:
                 claims = jwt.decode(
@@ -61,16 +62,21 @@ class TokenIssuer:
                     issuer="smsgw",
                     options={"require": ["exp", "sub", "role"]},
                 )
-            except jwt.InvalidSignatureError:
+            except jwt.InvalidSignatureError as exc:
+                reason = str(exc)
                 continue  # perhaps signed with an older key
             except jwt.ExpiredSignatureError:
                 raise BadToken("Authentication failure. Your token has expired.") from None
-            except jwt.PyJWTError:
+            except jwt.DecodeError as exc:
+                reason = str(exc)
                 break
+            except jwt.PyJWTError:
+                raise BadToken("Authentication failure. The token is invalid.") from None
             generation = claims.get("gen", 0)
             return float(claims["exp"]), {
                 "username": str(claims["sub"]),
                 "role": str(claims["role"]),
                 "gen": generation if isinstance(generation, int) else -1,
             }
-        raise BadToken("Authentication failure. The token is invalid.")
+        # privacyIDEA's words, which clients match; PyJWT's reason names no secret.
+        raise BadToken(f"Authentication failure. Error decoding the Authorization token: {reason}")

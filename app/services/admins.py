@@ -50,7 +50,7 @@ async def login(rt: Runtime, username: str, password: str, ip: str) -> str:
             client_ip=ip,
             info="wrong credentials",
         )
-    raise BadCredentials("Authentication failure. Wrong credentials")
+    raise BadCredentials("Authentication failed.")  # privacyIDEA's words; clients match them
 
 
 def _seconds_left(until: datetime, now: datetime) -> int:

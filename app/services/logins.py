@@ -35,6 +35,8 @@ NO_TOKENS = "The user has no tokens assigned"
 NO_SUCH_TOKEN = "The token does not exist"
 WRONG_PIN = "wrong otp pin"
 WRONG_OTP = "wrong otp value"
+PREVIOUS_OTP = ". previous otp used again"  # privacyIDEA appends it; clients match on it
+_PREVIOUS_WINDOW = 10  # how many earlier counters privacyIDEA looks back
 NO_MATCH = "Response did not match the challenge."
 LOCKED = "Failcounter exceeded"
 DISABLED = "The token is disabled"
@@ -216,7 +218,7 @@ class _Guess:
 
     tokens: list[LoginToken]
     pin_only: list[LoginToken] = field(default_factory=list)
-    otp_wrong: list[str] = field(default_factory=list)
+    otp_wrong: list[tuple[LoginToken, str]] = field(default_factory=list)  # with the OTP tried
     accept: tuple[LoginToken, OpenChallenge] | None = None
 
 
@@ -234,12 +236,14 @@ async def _pin_or_pin_otp(rt: Runtime, subject: _Subject, form: CheckIn) -> Outc
     if guess.pin_only or guess.otp_wrong:
         # A right PIN is no failure of the tokens it did not match: only a wrong OTP counts.
         # A challenge gives its own token's reservation back in the transaction opening it.
-        keep = {*guess.otp_wrong, *(t.serial for t in guess.pin_only)}
+        keep = {*(t.serial for t, _ in guess.otp_wrong), *(t.serial for t in guess.pin_only)}
         await _give_back(rt, [s for s in serials if s not in keep])
     if guess.pin_only:
         return await _start_challenges(
             rt, guess.pin_only, "challenge", ip=subject.ip, give_back=True
         )
+    if len(guess.otp_wrong) == 1 and _previous_otp(rt, *guess.otp_wrong[0]):
+        return _reject(WRONG_OTP + PREVIOUS_OTP)
     return _reject(WRONG_OTP if guess.otp_wrong else WRONG_PIN)
 
 
@@ -285,9 +289,18 @@ async def _check_pin(rt: Runtime, subject: _Subject, form: CheckIn) -> _Guess:
                 if _otp_right(rt, token, challenge, otp):
                     guess.accept = (token, challenge)
                     return guess
-            guess.otp_wrong.append(token.serial)
+            guess.otp_wrong.append((token, otp))
             break
     return guess
+
+
+def _previous_otp(rt: Runtime, token: LoginToken, otp: str) -> bool:
+    """Whether the OTP is one already sent (privacyIDEA's is_previous_otp)."""
+    if len(otp) != token.otplen or not otp.isdigit():
+        return False
+    key = _key(rt, token)
+    earliest = max(0, token.counter - _PREVIOUS_WINDOW)
+    return any(hotp.matches(key, c, token.otplen, otp) for c in range(earliest, token.counter))
 
 
 async def _start_challenges(
@@ -313,11 +326,17 @@ async def _start_challenges(
         elif result:
             started.append((token, transaction_id, utcnow()))
     if not started:
-        return _reject(refusals[0].message if refusals else SMS_FAILED)
+        message = refusals[0].message if refusals else SMS_FAILED
+        return _reject(message, transaction_ids=[])  # privacyIDEA's shape: no transaction_id
     timeout = timedelta(seconds=config.provider_timeout)
     valid_until = (min(opened for _, _, opened in started) + timeout).isoformat()
     challenges = [
-        ChallengeInfo(serial=t.serial, transaction_id=tid, message=CHALLENGE_MESSAGE)
+        ChallengeInfo(
+            serial=t.serial,
+            transaction_id=tid,
+            message=CHALLENGE_MESSAGE,
+            attributes={"valid_until": valid_until, "state": None},
+        )
         for t, tid, _ in started
     ]
     outcome = Outcome(
@@ -330,7 +349,7 @@ async def _start_challenges(
             transaction_ids=[tid for _, tid, _ in started],
             multi_challenge=challenges,
             messages=[CHALLENGE_MESSAGE] * len(started),
-            attributes={"valid_until": valid_until},
+            attributes={"valid_until": valid_until, "state": None},  # as privacyIDEA
             client_mode="interactive",
             preferred_client_mode="interactive",
         ),

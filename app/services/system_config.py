@@ -47,9 +47,9 @@ async def set_values(rt: Runtime, form: SetConfigIn, caller: Caller) -> dict[str
             f"ERR905: Missing parameter: give at least one of {', '.join(KNOWN_KEYS)}"
         )
     if "sms.identifier" in given and not await gateways.exists(rt, given["sms.identifier"]):
-        raise ParameterError(
-            f"ERR905: Invalid parameter: sms.identifier: there is no SMS gateway named "
-            f"{given['sms.identifier'][:100]!r}"
+        # A 404 rather than a 400: the value is well formed, what it names does not exist.
+        raise NotFound(
+            f"sms.identifier: there is no SMS gateway named {given['sms.identifier'][:100]!r}"
         )
     text = {key: str(value) for key, value in given.items()}
     result = await audited_write(

@@ -9,13 +9,21 @@ from sqlalchemy.orm import Session
 
 from app.db import token_repo
 from app.db.tables import Token
-from app.errors import NotFound, ParameterError
+from app.errors import Conflict, NotFound
 from app.runtime import Runtime
-from app.schemas.token import TokenInfo, TokenInitIn, TokenOut, TokenPage, TokenSelectIn
+from app.schemas.token import (
+    GoogleUrl,
+    TokenInfo,
+    TokenInitIn,
+    TokenOut,
+    TokenPage,
+    TokenSelectIn,
+)
 from app.security import hotp
 from app.security.passwords import hash_password
 from app.services import gateways, policies
 from app.services.audit import Caller, audited_write
+from app.services.enrolment_url import google_url
 from app.services.paging import neighbours
 from app.services.phone import normalise
 
@@ -24,22 +32,23 @@ def _new_serial() -> str:
     return "PISM" + secrets.token_hex(4).upper()
 
 
-async def init(rt: Runtime, form: TokenInitIn, caller: Caller) -> str:
-    """Enrol an SMS token for a user; returns its serial."""
+async def init(rt: Runtime, form: TokenInitIn, caller: Caller) -> tuple[str, GoogleUrl]:
+    """Enrol an SMS token for a user; returns its serial and privacyIDEA's enrolment URL."""
     (await policies.scope(rt, caller, "enrollSMS")).check(form.realm, form.user)
     phone = normalise(form.phone)
     if form.sms_identifier and not await gateways.exists(rt, form.sms_identifier):
-        raise ParameterError(
-            f"ERR905: Invalid parameter: sms.identifier: there is no SMS gateway named "
-            f"{form.sms_identifier[:100]!r}"
+        # A 404 rather than a 400: the field is well formed, what it names does not exist.
+        raise NotFound(
+            f"sms.identifier: there is no SMS gateway named {form.sms_identifier[:100]!r}"
         )
     pin_hash = await hash_password(form.pin) if form.pin else ""
-    sealed_key = rt.box.seal(hotp.new_key().hex())
+    key = hotp.new_key()
+    sealed_key = rt.box.seal(key.hex())
     serial = form.serial or _new_serial()
 
     def enrol(tx: Session) -> None:
         if token_repo.serial_taken(tx, serial):
-            raise ParameterError(f"ERR905: Invalid parameter: serial: {serial!r} already exists")
+            raise Conflict(f"ERR905: Invalid parameter: serial: {serial!r} already exists")
         token_repo.add(
             tx,
             Token(
@@ -57,7 +66,7 @@ async def init(rt: Runtime, form: TokenInitIn, caller: Caller) -> str:
         )
 
     await audited_write(rt, caller, "token_init", serial, enrol)
-    return serial
+    return serial, google_url(serial=serial, key=key, otplen=form.otplen)
 
 
 def to_out(token: Token) -> TokenOut:

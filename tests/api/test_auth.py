@@ -105,12 +105,21 @@ async def test_wrong_credentials_are_401_code_4031_either_way(anonymous_api, use
     error = await anonymous_api.post_error(
         "/auth", {"username": username, "password": "wrong"}, status=401, code=4031
     )
-    assert "Wrong credentials" in error["message"]
+    assert error["message"] == "Authentication failed."  # privacyIDEA's words
+
+
+async def test_an_undecodable_token_is_named_in_privacyideas_words(anonymous_api):
+    error = await anonymous_api.error(
+        "GET", "/smsgateway/", status=401, code=4304, headers={"Authorization": "not-a-jwt"}
+    )
+    assert error["message"].startswith(
+        "Authentication failure. Error decoding the Authorization token"
+    )
 
 
 async def test_missing_password_is_a_400_naming_it(anonymous_api):
     error = await anonymous_api.post_error("/auth", {"username": ADMIN}, status=400, code=905)
-    assert "password" in error["message"]
+    assert error["message"] == "ERR905: Missing parameter: password"
 
 
 async def test_repeated_failures_lock_the_user_out_even_with_the_right_password(
@@ -220,3 +229,16 @@ async def test_a_lock_out_ends_after_its_time(anonymous_api, runtime):
     async with runtime.db.transaction() as tx:
         await tx.execute(update(LoginFailure).values(last_failure=past))
     await anonymous_api.login()
+
+
+@pytest.mark.parametrize("path", ["/auth", "/auth/token"])
+async def test_a_user_name_over_255_characters_is_a_400_naming_it(anonymous_api, path):
+    body = {"username": "u" * 256, "password": "x", "grant_type": "password"}
+    if path == "/auth":
+        body.pop("grant_type")
+        error = await anonymous_api.post_error(path, body, status=400, code=905)
+    else:
+        reply = await anonymous_api.client.post(path, data=body)
+        assert reply.status_code == 400, reply.text
+        error = reply.json()["result"]["error"]
+    assert "username" in error["message"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 from sqlalchemy import select
@@ -159,3 +160,46 @@ async def test_updating_or_deleting_a_gateway_while_sends_are_in_flight_does_not
     results = await asyncio.gather(*in_flight)
     assert [r["status"] for r in results] == ["sent"] * 5
     await admin_api.post_error("/sms/send", body, status=404)
+
+
+def as_privacyidea_posts_json(options: dict[str, str], phone: str, otp: str) -> dict[str, object]:
+    """The JSON body privacyIDEA 3.14's HTTP SMS provider posts (SEND_DATA_AS_JSON=yes):
+    each extra option with {otp} and {phone} substituted, then read as JSON if it parses."""
+    body: dict[str, object] = {}
+    for key, template in options.items():
+        text = template.replace("{otp}", otp).replace("{phone}", phone)
+        try:
+            body[key] = json.loads(text)
+        except json.JSONDecodeError:
+            body[key] = text
+    return body
+
+
+@pytest.mark.parametrize(
+    ("otp", "posted"),
+    [("645259", 645259), ("012345", "012345")],  # a leading zero is not a JSON number
+    ids=["number", "leading-zero"],
+)
+async def test_privacyideas_http_provider_posting_json_reaches_the_phone(
+    admin_api, http_sink, otp, posted
+):
+    await make_gateway(admin_api, http_sink)
+    options = {"gateway": "gw1", "phone": "{phone}", "message": "{otp}"}
+    body = as_privacyidea_posts_json(options, "+491701234567", otp)
+    assert body["message"] == posted
+    await admin_api.post("/sms/send", body)
+    assert http_sink.last.body == f"to=%2B491701234567&text={otp}".encode()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("message", 1.5), ("message", True), ("message", ["1"]), ("message", {"a": 1}),
+     ("phone", 491701234567), ("phone", 4.9e11), ("gateway", "g" * 256),
+     ("message", 10**45)],
+)  # fmt: skip
+async def test_other_json_types_are_400s_naming_the_field(admin_api, http_sink, field, value):
+    await make_gateway(admin_api, http_sink)
+    body = {"gateway": "gw1", "phone": "+491701234567", "message": "x", field: value}
+    error = await admin_api.post_error("/sms/send", body, status=400, code=905)
+    assert field in error["message"]
+    assert http_sink.requests == []

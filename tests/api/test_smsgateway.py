@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import select
 
@@ -238,6 +240,9 @@ async def test_secrets_never_reach_the_logs(admin_api, caplog):
         (gateway(color="blue"), "color"),
         (gateway(name="x" * 256), "name"),
         (gateway(name="a/b"), "name"),
+        (gateway(**{"option." + "K" * 256: "v"}), "K" * 40),
+        (gateway(**{"header." + "H" * 256: "v"}), "H" * 40),
+        (gateway(**{"option.\x01": "v"}), "options"),
     ],
 )
 @pytest.mark.parametrize("form", [False, True], ids=["json", "form"])
@@ -336,3 +341,41 @@ async def test_writes_are_audited_with_who_what_and_success(admin_api, runtime):
         ("admin", "smsgateway_delete", "gw1", True),
     ]
     assert all(r.client_ip == "127.0.0.9" for r in rows if r.actor == "admin")
+
+
+async def test_numbers_are_taken_as_privacyidea_clients_send_them(admin_api):
+    body = gateway(description=7, **{"option.TIMEOUT": 30, "option.to": 491701234567})
+    await admin_api.post("/smsgateway", body)
+    [listed] = await admin_api.value("/smsgateway/")
+    assert listed["description"] == "7"
+    assert listed["options"]["TIMEOUT"] == "30" and listed["options"]["to"] == "491701234567"
+
+
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [
+        ({"option.TIMEOUT": 2.5}, "TIMEOUT"),
+        ({"option.CHECK_SSL": True}, "CHECK_SSL"),
+        ({"options": {"TIMEOUT": [1]}}, "TIMEOUT"),
+        ({"description": 1.5}, "description"),
+        ({"id": False}, "id"),
+        ({"secret.option.PASSWORD": None}, "secret.option.PASSWORD"),
+    ],
+)
+async def test_floats_booleans_and_lists_stay_400s_naming_the_field(admin_api, extra, named):
+    error = await admin_api.post_error("/smsgateway", gateway(**extra), status=400, code=905)
+    assert named in error["message"]
+    assert await admin_api.value("/smsgateway/") == []
+
+
+async def test_the_document_names_every_module_and_both_readings_of_the_identifier(admin_api):
+    document = (await admin_api.client.get("/openapi.json")).json()
+    module = document["components"]["schemas"]["GatewayIn"]["properties"]["module"]
+    assert re.search(module["pattern"], HTTP) and re.search(module["pattern"], PI_HTTP)
+    assert not re.search(module["pattern"], "os.system")
+    operations = document["paths"]["/smsgateway/{identifier}"]
+    for method, reading in (("get", "id"), ("delete", "name")):
+        [parameter] = operations[method]["parameters"]
+        assert parameter["name"] == "identifier"
+        assert f"**{reading}**" in parameter["description"]
+        assert "deletes gateways by **name**" in operations[method]["description"]

@@ -38,7 +38,8 @@ async def test_set_read_and_delete_config(admin_api, http_sink):
     [
         ({"sms.providerTimeout": "soon"}, "sms.providerTimeout"),
         ({"sms.providerTimeout": "1"}, "sms.providerTimeout"),
-        ({"sms.identifier": "no-such-gateway"}, "sms.identifier"),
+        ({"sms.identifier": None}, "sms.identifier"),  # optional, but not nullable
+        ({"sms.concurrent_challenges": "maybe"}, "sms.concurrent_challenges"),
         ({"sms.text": "no tag here"}, "sms.text"),
         ({"sms.unknown": "x"}, "sms.unknown"),
         ({}, "sms.identifier"),
@@ -48,6 +49,30 @@ async def test_bad_config_is_a_400_naming_the_key_and_changes_nothing(admin_api,
     error = await admin_api.post_error("/system/setConfig", body, status=400, code=905)
     assert named in error["message"]
     assert await admin_api.value("/system/") == {}
+
+
+async def test_a_gateway_that_does_not_exist_is_a_404_naming_the_key(admin_api):
+    error = await admin_api.post_error(
+        "/system/setConfig", {"sms.identifier": "no-such-gateway"}, status=404, code=601
+    )
+    assert "sms.identifier" in error["message"]
+    assert await admin_api.value("/system/") == {}
+
+
+async def test_values_come_as_privacyidea_sends_them_text_or_json_types(admin_api):
+    body = {"sms.providerTimeout": 120, "sms.concurrent_challenges": True}
+    await admin_api.post("/system/setConfig", body)
+    assert await admin_api.value("/system/") == {
+        "sms.providerTimeout": "120",
+        "sms.concurrent_challenges": "True",
+    }
+    await admin_api.post("/system/setConfig", {"sms.providerTimeout": "300"})
+    assert (await admin_api.value("/system/"))["sms.providerTimeout"] == "300"
+
+
+async def test_a_300_character_key_is_refused_as_unknown(admin_api):
+    error = await admin_api.error("DELETE", "/system/" + "k" * 300, status=400, code=905)
+    assert "key" in error["message"]
 
 
 async def test_deleting_an_unknown_key_is_a_400(admin_api):

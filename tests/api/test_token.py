@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 from sqlalchemy import select
 
@@ -45,12 +47,19 @@ async def test_init_by_form_with_privacyideas_extra_parameters(admin_api):
         "phone": PHONE,
         "genkey": "1",
         "otplen": "8",
+        "maxfail": "5",  # a form carries text; the document's integer is read from it
     }
     answer = await admin_api.call("POST", "/token/init", data=body)
     [token] = (await admin_api.value("/token/", params={"serial": answer["detail"]["serial"]}))[
         "tokens"
     ]
-    assert token["otplen"] == 8
+    assert (token["otplen"], token["maxfail"]) == (8, 5)
+
+
+async def test_json_maxfail_must_be_a_number_as_the_document_says(admin_api):
+    body = {"type": "sms", "user": "a", "phone": PHONE, "maxfail": "5"}
+    error = await admin_api.post_error("/token/init", body, status=400, code=905)
+    assert "maxfail" in error["message"]
 
 
 async def test_the_seed_is_encrypted_and_the_pin_hashed(admin_api, runtime):
@@ -71,7 +80,16 @@ async def test_the_seed_is_encrypted_and_the_pin_hashed(admin_api, runtime):
         ({"type": "hotp", "user": "a", "pin": "1", "phone": PHONE}, "type"),
         ({"type": "sms", "pin": "1", "phone": PHONE}, "user"),
         ({"type": "sms", "user": "a", "phone": PHONE, "otplen": 7}, "otplen"),
-        ({"type": "sms", "user": "a", "phone": PHONE, "sms.identifier": "nope"}, "sms.identifier"),
+        ({"type": "sms", "user": "a", "phone": PHONE, "otplen": "7"}, "otplen"),
+        ({"type": "sms", "user": "a", "phone": PHONE, "maxfail": "x"}, "maxfail"),
+        ({"type": "sms", "user": "a", "phone": PHONE, "serial": None}, "serial"),
+        ({"type": "sms", "user": "a", "phone": PHONE, "pin": 1.5}, "pin"),
+        ({"type": "sms", "user": "u" * 256, "phone": PHONE}, "user"),
+        ({"type": "sms", "user": "a", "realm": "r" * 256, "phone": PHONE}, "realm"),
+        (
+            {"type": "sms", "user": "a", "phone": PHONE, "sms.identifier": "g" * 256},
+            "sms.identifier",
+        ),
     ],
 )
 async def test_bad_enrolments_are_400s_naming_the_field_and_store_nothing(admin_api, body, named):
@@ -80,13 +98,52 @@ async def test_bad_enrolments_are_400s_naming_the_field_and_store_nothing(admin_
     assert (await admin_api.value("/token/"))["count"] == 0
 
 
-async def test_a_duplicate_serial_is_refused(admin_api):
+async def test_a_gateway_that_does_not_exist_is_a_404_naming_it(admin_api):
+    body = {"type": "sms", "user": "a", "phone": PHONE, "sms.identifier": "nope"}
+    error = await admin_api.post_error("/token/init", body, status=404, code=601)
+    assert "sms.identifier" in error["message"]
+    assert (await admin_api.value("/token/"))["count"] == 0
+
+
+async def test_a_duplicate_serial_is_a_409(admin_api):
     await enrol(admin_api, serial="PISMFIXED1")
     await admin_api.post_error(
         "/token/init",
         {"type": "sms", "user": "x", "phone": PHONE, "serial": "PISMFIXED1"},
-        status=400,
+        status=409,
     )
+
+
+async def test_init_answers_privacyideas_googleurl_with_the_seed_and_a_qr_code(admin_api, runtime):
+    answer = await admin_api.call(
+        "POST", "/token/init", json={"type": "sms", "user": "a", "phone": PHONE, "otplen": 8}
+    )
+    serial = answer["detail"]["serial"]
+    googleurl = answer["detail"]["googleurl"]
+    async with runtime.db.reading() as tx:
+        token = (await tx.execute(select(Token).where(Token.serial == serial))).scalar_one()
+    secret = base64.b32encode(bytes.fromhex(runtime.box.open(token.otpkey))).decode().rstrip("=")
+    assert googleurl["value"] == (
+        f"otpauth://sms/{serial}?secret={secret}&digits=8&creator=smsgw&issuer=smsgw"
+        f"&serial={serial}"
+    )
+    assert googleurl["description"] == "URL for google Authenticator"
+    assert googleurl["img"].startswith("data:image/svg+xml;base64,")
+    assert b"<svg" in base64.b64decode(googleurl["img"].split(",", 1)[1])
+
+
+async def test_numbers_where_privacyidea_clients_send_them(admin_api):
+    body = {"type": "sms", "user": "a", "phone": PHONE, "otplen": "8", "pin": 1234,
+            "description": 42}  # fmt: skip
+    serial = (await admin_api.call("POST", "/token/init", json=body))["detail"]["serial"]
+    [token] = (await admin_api.value("/token/", params={"serial": serial}))["tokens"]
+    assert (token["otplen"], token["description"]) == (8, "42")
+
+
+@pytest.mark.parametrize("body", [{}, {"realm": "corp"}, {"serial": None, "user": "alice"}])
+async def test_an_action_needs_a_serial_or_a_user(admin_api, body):
+    error = await admin_api.post_error("/token/disable", body, status=400, code=905)
+    assert "serial" in error["message"]
 
 
 async def test_list_pages(admin_api):

@@ -32,6 +32,7 @@ async def test_the_pin_starts_a_challenge_and_the_otp_arrives_only_by_sms(
             "type": "sms",
             "client_mode": "interactive",
             "message": "Enter the OTP from the SMS:",
+            "attributes": detail["attributes"],
         }
     ]
     assert "valid_until" in detail["attributes"]

@@ -284,7 +284,6 @@ async def test_a_device_that_went_away_is_reopened_on_the_next_send(gateway: Gat
     provider = gateway(PORT=first.path)
     await provider.send(PHONE, "one")
     first.stop()  # like a USB modem resetting: the open connection is dead
-    await asyncio.sleep(0.02)
     async with ModemEmulator() as second:
         if second.path != first.path:
             pytest.skip("the kernel did not hand out the same pty again")
@@ -417,7 +416,6 @@ async def test_the_emulator_detects_interleaved_commands() -> None:
         try:
             os.write(fd, b'ATE0\rAT+CMGF=1\rAT+CSCS="GSM"\rAT+CMGS="+4917"\r')
             os.write(fd, b"AT\r")  # a second gateway, not waiting for the first
-            await asyncio.sleep(0.05)
+            await eventually(lambda: len(modem.interleave_errors) == 1)
         finally:
             os.close(fd)
-        assert len(modem.interleave_errors) == 1

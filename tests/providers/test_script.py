@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import signal
-import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -189,11 +188,11 @@ async def test_a_script_that_ignores_its_stdin_still_succeeds(scripts, gateway):
 async def test_a_child_left_running_does_not_hold_up_the_answer(scripts, gateway, tmp_path):
     marker = tmp_path / "child.pid"
     write_script(scripts, "detach.sh", f"#!/bin/sh\nsleep 30 &\necho $! > {marker}\nexit 0\n")
-    started = time.monotonic()
     result = await gateway(script="detach.sh", timeout="10").send("+491701234567", "x")
     assert result.raw_status == "exit 0"
-    assert time.monotonic() - started < 5
-    os.kill(pid_in(marker), signal.SIGKILL)
+    child = pid_in(marker)
+    assert not gone(child)  # the answer came while the child still runs
+    os.kill(child, signal.SIGKILL)
 
 
 async def test_a_timeout_kills_the_script_and_its_children(scripts, gateway, tmp_path):
@@ -203,11 +202,9 @@ async def test_a_timeout_kills_the_script_and_its_children(scripts, gateway, tmp
         "hang.sh",
         f"#!/bin/sh\necho $$ > {script_pid}\nsleep 30 &\necho $! > {child_pid}\nwait\n",
     )
-    started = time.monotonic()
     with pytest.raises(TimedOut) as error:
         await gateway(script="hang.sh", timeout="0.5").send("+491701234567", "x")
     assert error.value.code == "timeout" and error.value.retryable
-    assert time.monotonic() - started < 5
     assert reaped(pid_in(script_pid))
     await eventually(lambda: gone(pid_in(child_pid)))
 
@@ -231,15 +228,18 @@ async def test_a_script_that_cannot_start_is_rejected_by_the_gateway(scripts, ga
 
 
 async def test_background_answers_at_once_and_the_script_still_finishes(scripts, gateway, tmp_path):
-    done = tmp_path / "done"
+    done, go = tmp_path / "done", tmp_path / "go"
     write_script(
-        scripts, "slow.sh", f"#!/bin/sh\ncat > {done}.part\nsleep 0.5\nmv {done}.part {done}\n"
+        scripts,
+        "slow.sh",
+        f"#!/bin/sh\ncat > {done}.part\nwhile [ ! -e {go} ]; do sleep 0.01; done\n"
+        f"mv {done}.part {done}\n",
     )
-    started = time.monotonic()
+    # The script cannot finish before the test lets it: the answer must not wait for it.
     result = await gateway(script="slow.sh", background="background").send("+491701234567", "hi")
-    assert time.monotonic() - started < 0.4
     assert result.raw_status.startswith("started as process ")
     assert not done.exists()
+    go.touch()
     await eventually(done.exists)
     assert done.read_text() == "hi"
     pid = int(result.raw_status.rsplit(" ", 1)[1])
