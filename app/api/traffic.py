@@ -19,14 +19,23 @@ from app.services.audit import Caller
 from app.traffic import admin
 from app.traffic.admin import CounterOut, PresetIn
 from app.traffic.gateway_limits import LimitsIn, LimitsOut
-from app.traffic.settings import CountryIn, RuleIn, RuleOut, SafeIn, TrafficSettingsIn
+from app.traffic.settings import (
+    RULE_NAME,
+    SAFE_PATTERN,
+    CountryCode,
+    CountryIn,
+    RuleIn,
+    RuleOut,
+    SafeIn,
+    TrafficSettingsIn,
+)
 
 router = APIRouter(prefix="/traffic", tags=["traffic"])
 Reader = Annotated[Caller, Depends(allow("traffic_read"))]
 Writer = Annotated[Caller, Depends(allow("traffic_write"))]
 LimitReader = Annotated[Caller, Depends(allow("gatewaylimit_read"))]
 LimitWriter = Annotated[Caller, Depends(allow("gatewaylimit_write"))]
-Name = Annotated[str, Path(min_length=1, max_length=64)]
+Name = Annotated[str, Path(pattern=RULE_NAME)]
 GatewayName = Annotated[str, Path(min_length=1, max_length=255)]
 Subject = Annotated[str, Path(min_length=1, max_length=255)]
 
@@ -111,7 +120,7 @@ async def apply_preset(body: PresetIn, rt: Rt, caller: Writer) -> Envelope[int, 
                summary="Drop a country's permission (unlisted countries' permission applies)",
                response_model=TrafficCountAnswer, responses=ERRORS)  # fmt: skip
 async def delete_country(
-    code: Annotated[str, Path(min_length=2, max_length=2)], rt: Rt, caller: Writer
+    code: Annotated[CountryCode, Path()], rt: Rt, caller: Writer
 ) -> Envelope[int, NoDetail]:
     return ok(await admin.delete_country(rt, code, caller))
 
@@ -133,7 +142,7 @@ async def add_safe(body: SafeIn, rt: Rt, caller: Writer) -> Envelope[str, NoDeta
                summary="Remove a number or prefix from the safe list",
                response_model=TrafficCountAnswer, responses=ERRORS)  # fmt: skip
 async def delete_safe(
-    entry: Annotated[str, Path(min_length=1, max_length=16)], rt: Rt, caller: Writer
+    entry: Annotated[str, Path(pattern=SAFE_PATTERN)], rt: Rt, caller: Writer
 ) -> Envelope[int, NoDetail]:
     return ok(await admin.delete_safe(rt, entry, caller))
 
@@ -184,19 +193,14 @@ async def lift_block(
 
 
 @router.get("/gateways", operation_id="list_gateway_limits",
-            summary="Every gateway's limits", response_model=GatewayLimitsListAnswer,
-            responses=ERRORS)  # fmt: skip
-async def list_gateway_limits(rt: Rt, _: LimitReader) -> Envelope[list[LimitsOut], NoDetail]:
-    return ok(await admin.gateway_limits_list(rt))
-
-
-@router.get("/gateways/{name}", operation_id="get_gateway_limits",
-            summary="A gateway's limits", response_model=GatewayLimitsAnswer,
-            responses=ERRORS)  # fmt: skip
-async def get_gateway_limits(
-    name: GatewayName, rt: Rt, _: LimitReader
-) -> Envelope[LimitsOut, NoDetail]:
-    return ok(await admin.gateway_limits_of(rt, name))
+            summary="Every gateway's limits, or one gateway's",
+            response_model=GatewayLimitsListAnswer, responses=ERRORS)  # fmt: skip
+async def list_gateway_limits(
+    rt: Rt,
+    _: LimitReader,
+    gateway: Annotated[str | None, Query(min_length=1, max_length=255)] = None,
+) -> Envelope[list[LimitsOut], NoDetail]:
+    return ok(await admin.gateway_limits_list(rt, gateway))
 
 
 @router.post("/gateways/{name}", operation_id="set_gateway_limits",

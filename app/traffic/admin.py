@@ -213,19 +213,17 @@ def _limits_out(tx: Connection, name: str, module: str, now: float) -> LimitsOut
     )  # fmt: skip
 
 
-async def gateway_limits_list(rt: Runtime) -> list[LimitsOut]:
+async def gateway_limits_list(rt: Runtime, gateway: str | None = None) -> list[LimitsOut]:
+    """Every gateway's limits; with `gateway`, that one's (a 404 if there is none)."""
     now = rt.traffic.clock()
 
     def read(tx: Connection) -> list[LimitsOut]:
+        if gateway is not None:
+            return [_limits_out(tx, gateway, _gateway_module(tx, gateway), now)]
         gateways = tx.execute(select(GATEWAY.c.name, GATEWAY.c.module).order_by(GATEWAY.c.name))
         return [_limits_out(tx, name, module, now) for name, module in gateways]
 
     return await rt.db.read_sql(read)
-
-
-async def gateway_limits_of(rt: Runtime, name: str) -> LimitsOut:
-    now = rt.traffic.clock()
-    return await rt.db.read_sql(lambda tx: _limits_out(tx, name, _gateway_module(tx, name), now))
 
 
 async def save_gateway_limits(rt: Runtime, name: str, form: LimitsIn, caller: Caller) -> LimitsOut:

@@ -16,11 +16,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection, bindparam, case, select, update
 
+from app.schemas.types import WholeNumber
 from app.traffic.repo import LIMIT, _dialect_insert
 from providers.base import Throttled
 
@@ -41,12 +42,18 @@ class LimitsIn(BaseModel):
         json_schema_extra={"examples": [{"rate": 50, "burst": 10, "max_concurrency": 20}]},
     )
 
-    max_concurrency: int | None = Field(
+    max_concurrency: Annotated[int | None, WholeNumber] = Field(
         None, ge=1, le=100_000, description="Sends in flight at once, per process"
     )
-    rate: float | None = Field(None, gt=0, le=100_000, description="Messages per second")
-    burst: int = Field(0, ge=0, le=100_000, description="Messages beyond the rate at once")
-    daily_cap: int | None = Field(None, ge=0, description="Messages per UTC day")
+    rate: float | None = Field(
+        None, gt=0, le=100_000, strict=True, description="Messages per second"
+    )
+    burst: Annotated[int, WholeNumber] = Field(
+        0, ge=0, le=100_000, description="Messages beyond the rate at once"
+    )
+    daily_cap: Annotated[int | None, WholeNumber] = Field(
+        None, ge=0, le=1_000_000_000, description="Messages per UTC day"
+    )
 
 
 class LimitsOut(LimitsIn):

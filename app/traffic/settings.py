@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+import phonenumbers
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 
-from app.traffic.numbers import NUMBER_TYPES, is_country
+from app.schemas.types import WholeNumber
+from app.traffic.numbers import NUMBER_TYPES
 
 Scope = Literal["number", "prefix", "country", "ip", "user"]
 Mode = Literal["enforce", "monitor"]
@@ -35,7 +37,8 @@ NumberType = Literal[
 assert set(NumberType.__args__) == set(NUMBER_TYPES)  # type: ignore[attr-defined]
 
 RULE_NAME = r"^[a-z][a-z0-9_]{0,63}$"
-SAFE_ENTRY = re.compile(r"\+[1-9]\d{1,14}")
+SAFE_PATTERN = r"^\+[1-9][0-9]{1,14}$"
+SAFE_ENTRY = re.compile(SAFE_PATTERN)
 WEEK = 7 * 86400
 
 
@@ -51,10 +54,14 @@ class RuleIn(BaseModel):
 
     name: str = Field(pattern=RULE_NAME, description="Lower-case letters, digits, _")
     scope: Scope = Field(description="What is counted: per number, prefix, country, IP, user")
-    window: int = Field(gt=0, le=WEEK, description="Seconds; a window starts at its first hit")
-    limit: int = Field(ge=0, le=1_000_000, description="Challenges allowed per window")
+    window: Annotated[int, WholeNumber] = Field(
+        gt=0, le=WEEK, description="Seconds; a window starts at its first hit"
+    )
+    limit: Annotated[int, WholeNumber] = Field(
+        ge=0, le=1_000_000, description="Challenges allowed per window"
+    )
     mode: Mode = Field("enforce", description="monitor: count and audit, never block")
-    active: bool = True
+    active: bool = Field(True, strict=True)
 
 
 class RuleOut(RuleIn):
@@ -71,11 +78,22 @@ DEFAULT_RULES: tuple[RuleIn, ...] = (
 DEFAULT_NAMES = frozenset(rule.name for rule in DEFAULT_RULES)
 
 
-def _country(value: str) -> str:
-    code = value.upper()
-    if not is_country(code):
-        raise ValueError(f"{value[:8]!r} is not an ISO 3166-1 alpha-2 country code")
+# The regions phonenumbers knows: the document lists them, so a code no number can have is
+# refused by the schema itself.
+_REGIONS = sorted(phonenumbers.SUPPORTED_REGIONS)
+
+
+def _known_region(code: str) -> str:
+    if code not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError(f"{code[:8]!r} is not an ISO 3166-1 alpha-2 country code (upper case)")
     return code
+
+
+CountryCode = Annotated[
+    str,
+    AfterValidator(_known_region),
+    WithJsonSchema({"type": "string", "enum": _REGIONS}),
+]
 
 
 class CountryIn(BaseModel):
@@ -86,11 +104,11 @@ class CountryIn(BaseModel):
         json_schema_extra={"examples": [{"code": "DE", "permission": "allow"}]},
     )
 
-    code: str = Field(min_length=2, max_length=2, description="ISO 3166-1 alpha-2, e.g. DE")
+    code: CountryCode = Field(description="ISO 3166-1 alpha-2, upper case, e.g. DE")
     permission: Permission = Field(description="deny refuses; monitor sends and audits")
-    hourly_cap: int | None = Field(None, ge=0, description="Challenges per hour; none: no cap")
-
-    _code = field_validator("code")(_country)
+    hourly_cap: Annotated[int | None, WholeNumber] = Field(
+        None, ge=0, le=1_000_000, description="Challenges per hour; null: no cap"
+    )
 
 
 # Countries whose number ranges are commonly abused for SMS pumping, per the public
@@ -112,16 +130,9 @@ class SafeIn(BaseModel):
     )
 
     entry: str = Field(
-        min_length=3, max_length=16, description="'+' and 2 to 15 digits: a number or a prefix"
+        pattern=SAFE_PATTERN, description="'+' and 2 to 15 digits: a number or a prefix"
     )
     note: str = Field("", max_length=500)
-
-    @field_validator("entry")
-    @classmethod
-    def _digits(cls, value: str) -> str:
-        if not SAFE_ENTRY.fullmatch(value):
-            raise ValueError("a number or prefix is '+' and 2 to 15 digits, not starting with 0")
-        return value
 
 
 GuardScope = Literal["prefix", "country"]
@@ -136,11 +147,19 @@ class ConversionGuard(BaseModel):
 
     mode: Mode | Literal["off"] = "enforce"
     scopes: list[GuardScope] = Field(default_factory=lambda: list(_GUARD_SCOPES))
-    window: int = Field(3600, gt=0, le=WEEK, description="Seconds measured")
-    min_sent: int = Field(10, ge=1, description="Challenges in the window before it judges")
-    min_answered: float = Field(0.2, ge=0, le=1, description="Answered share below which it blocks")
-    block: int = Field(3600, gt=0, le=WEEK, description="First block, seconds; doubles each time")
-    max_block: int = Field(86400, gt=0, le=30 * 86400, description="Longest block, seconds")
+    window: Annotated[int, WholeNumber] = Field(3600, gt=0, le=WEEK, description="Seconds")
+    min_sent: Annotated[int, WholeNumber] = Field(
+        10, ge=1, le=1_000_000_000, description="Challenges in the window before it judges"
+    )
+    min_answered: float = Field(
+        0.2, ge=0, le=1, strict=True, description="Answered share below which it blocks"
+    )
+    block: Annotated[int, WholeNumber] = Field(
+        3600, gt=0, le=WEEK, description="First block, seconds; doubles each time"
+    )
+    max_block: Annotated[int, WholeNumber] = Field(
+        86400, gt=0, le=30 * 86400, description="Longest block, seconds"
+    )
 
 
 class TrafficSettingsIn(BaseModel):
@@ -152,14 +171,16 @@ class TrafficSettingsIn(BaseModel):
         default_factory=lambda: list(_REFUSED_TYPES),
         description="Number types that get no challenge",
     )
-    resend_cooldown: int = Field(
+    resend_cooldown: Annotated[int, WholeNumber] = Field(
         30, ge=0, le=3600, description="Seconds in which a PIN step answers the open challenge"
     )
     conversion: ConversionGuard = Field(default_factory=ConversionGuard)
     unlisted_countries: Permission = Field(
         "allow", description="The Geo permission of a country without one"
     )
-    sms_send: bool = Field(False, description="Put /sms/send under the rules, per caller")
+    sms_send: bool = Field(
+        False, strict=True, description="Put /sms/send under the rules, per caller"
+    )
 
 
 @dataclass(frozen=True)

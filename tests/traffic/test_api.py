@@ -54,6 +54,9 @@ async def test_a_rule_is_set_added_and_deleted_back_to_its_default(admin_api, de
         ("/traffic/rules", {**RULE, "mode": "loud"}, "mode"),
         ("/traffic/rules", {**RULE, "name": "Bad Name"}, "name"),
         ("/traffic/countries", {"code": "XX", "permission": "deny"}, "code"),
+        ("/traffic/countries", {"code": "de", "permission": "deny"}, "code"),
+        ("/traffic/rules", {**RULE, "active": 0}, "active"),
+        ("/traffic/rules", {**RULE, "limit": "5"}, "limit"),
         ("/traffic/countries", {"code": "DE", "permission": "maybe"}, "permission"),
         (
             "/traffic/countries",

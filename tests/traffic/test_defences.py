@@ -176,7 +176,7 @@ async def test_a_denied_country_gets_no_sms_and_a_monitored_one_is_audited(
     denied = await _login(admin_api)
     assert "'geo_DE'" in denied["detail"]["message"]
     assert http_sink.requests == []
-    await admin_api.post("/traffic/countries", {"code": "de", "permission": "monitor"})
+    await admin_api.post("/traffic/countries", {"code": "DE", "permission": "monitor"})
     assert (await _login(admin_api))["result"]["authentication"] == "CHALLENGE"
     [noted] = await audit_rows(admin_api, "traffic_monitor")
     assert noted["target"] == "geo_DE" and noted["success"] is True
