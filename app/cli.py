@@ -13,7 +13,7 @@ from app.settings import get_settings
 
 if TYPE_CHECKING:
     from app.runtime import Runtime
-    from app.services.audit import Caller
+    from app.security.caller import Caller
 
 T = TypeVar("T")
 
@@ -87,8 +87,8 @@ def admin_add(
 async def _admin_add(name: str, password: str | None) -> None:
     from app.main import build_runtime
     from app.migrations import upgrade
+    from app.security.caller import Caller
     from app.services import admins
-    from app.services.audit import Caller
 
     runtime = build_runtime(get_settings())
     try:
@@ -182,7 +182,7 @@ def keys_generate(
 
 
 def _cli_caller() -> Caller:
-    from app.services.audit import Caller
+    from app.security.caller import Caller
 
     return Caller("cli")
 

@@ -20,11 +20,6 @@ class ParameterError(SmsgwError):
     status, code = 400, 905
 
 
-class MissingParameter(ParameterError):
-    def __init__(self, name: str) -> None:
-        super().__init__(f"ERR905: Missing parameter: {name}")
-
-
 class NotFound(SmsgwError):
     status, code = 404, 601
 
@@ -60,14 +55,6 @@ class NoAuthHeader(SmsgwError):
 
 class BadToken(SmsgwError):
     status, code = 401, 4304
-
-
-class PayloadTooLarge(SmsgwError):
-    status, code = 413, 905
-
-
-class UnsupportedMediaType(SmsgwError):
-    status, code = 415, 905
 
 
 class GatewayFailed(SmsgwError):

@@ -32,9 +32,12 @@ def log_config(level: str) -> dict[str, Any]:
                 "filters": ["strip_query"],
             },
         },
+        # "root", not the "" logger: gunicorn merges this over its own defaults.
+        "root": {"handlers": ["default"], "level": level},
         "loggers": {
-            "": {"handlers": ["default"], "level": level},
             "uvicorn.access": {"handlers": ["access"], "level": level, "propagate": False},
+            # Under `serve --workers`, uvicorn's access log is written through gunicorn's.
+            "gunicorn.access": {"handlers": ["access"], "level": level, "propagate": False},
             "uvicorn.error": {"level": level},
             "alembic": {"level": "WARNING"},
         },

@@ -29,7 +29,7 @@ from app.api import (
 from app.api.body import BodyMiddleware
 from app.api.docs import install_docs
 from app.api.envelope import install_handlers
-from app.db.engine import Database
+from app.db.engine import connect
 from app.migrations import upgrade
 from app.openapi import install_openapi
 from app.runtime import Runtime
@@ -88,7 +88,7 @@ def build_runtime(settings: Settings) -> Runtime:
     context = ProviderContext(script_dir=settings.effective_script_dir.resolve())
     passwords.use_threads(settings.hash_threads or len(os.sched_getaffinity(0)))
     passwords.limit_queue(settings.hash_queue_pin, settings.hash_queue_admin)
-    db = Database(settings.effective_database_url)
+    db = connect(settings.effective_database_url)
     return Runtime(
         settings=settings,
         db=db,

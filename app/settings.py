@@ -57,7 +57,7 @@ class Settings(BaseSettings):
         "the cores, divided among the workers of `smsgw serve --workers`",
     )
     pin_workers: bool = Field(
-        True,
+        False,
         description="Keep each worker of `smsgw serve --workers` on its own share of the cores",
     )
     login_max_failures: int = Field(5, gt=0, description="Failed logins before a lock-out")

@@ -1,56 +1,34 @@
-"""Several worker processes on one port, each accepting on a socket of its own.
+"""`smsgw serve --workers N`: gunicorn with uvicorn's worker class.
 
-uvicorn's own workers share one listening socket, and whichever wakes first takes every
-waiting connection: with keep-alive clients such as an authentication service, one worker
-was measured holding 70 of 100 connections while the other idled (bench/login.py). Here each
-worker binds the port with SO_REUSEPORT, so the kernel spreads new connections evenly
-over the workers by hashing each connection's addresses.
+gunicorn's `reuse_port` gives each worker its own SO_REUSEPORT socket (since its change
+2938), so the kernel spreads new connections evenly over the workers by hashing each
+connection's addresses. With one shared socket, whichever worker wakes first takes every
+waiting connection: with keep-alive clients such as an authentication service, one
+worker was measured holding 70 of 100 connections while the other idled (bench/login.py).
 
 The parent prepares what the workers share before starting them (keys, the schema, the
-first admin), so they do not race to create it; then it only supervises: it replaces a
-worker that dies and stops them all on SIGTERM or SIGINT.
+first admin), so they do not race to create it. gunicorn replaces a worker that dies and
+stops them all on SIGTERM.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ctypes
-import logging
-import multiprocessing
 import os
 import signal
-import socket
-import time
-from multiprocessing.process import BaseProcess
-from types import FrameType
-from typing import Any
+import subprocess
+import sys
+from typing import Any, ClassVar
 
-from app.settings import Settings, get_settings
+from gunicorn.app.base import BaseApplication
+from gunicorn.arbiter import Arbiter
+from gunicorn.workers.base import Worker as GunicornWorker
+from uvicorn_worker import UvicornWorker
 
-log = logging.getLogger("smsgw.workers")
-_SETTLE_SECONDS = 5.0  # a worker dying sooner than this after its start died "at start"
+from app.settings import get_settings
+
 _PR_SET_PDEATHSIG = 1
-_MAX_DEATHS_AT_START = 5  # in a row: then something is wrong that a restart won't fix
-
-
-def listening_socket(host: str, port: int) -> socket.socket:
-    family, kind, protocol, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-    sock = socket.socket(family, kind, protocol)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind(address)
-    sock.listen(2048)
-    sock.set_inheritable(True)
-    return sock
-
-
-def _exit_with_parent() -> None:
-    """Have the kernel send SIGTERM to this worker when the supervisor dies (Linux)."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):
-        return
 
 
 def share_of_cores(number: int, workers: int, cores: list[int]) -> set[int]:
@@ -60,75 +38,94 @@ def share_of_cores(number: int, workers: int, cores: list[int]) -> set[int]:
     return {core for index, core in enumerate(cores) if index % workers == number}
 
 
-def run_worker(
-    host: str, port: int, log_config: dict[str, Any], cores: set[int] | None = None
-) -> None:
-    import uvicorn
+class Worker(UvicornWorker):  # type: ignore[misc]  # untyped
+    # As with one process: the client address is the peer's, X-Forwarded-For is not
+    # believed (a PIN guesser could otherwise pick the address its failures count against).
+    CONFIG_KWARGS: ClassVar[dict[str, Any]] = {
+        **UvicornWorker.CONFIG_KWARGS,
+        "proxy_headers": False,
+    }
 
-    _exit_with_parent()
-    if cores:
-        # Its hashing threads and its event loop stay on its own cores: argon2 then shares
-        # its caches only with its own process (measured: 27.6 ms of CPU per login against
-        # 29 ms when the kernel moved the workers between cores).
-        os.sched_setaffinity(0, cores)
-    config = uvicorn.Config(
-        "app.asgi:app", log_config=log_config, proxy_headers=False, host=host, port=port
-    )
-    uvicorn.Server(config).run(sockets=[listening_socket(host, port)])
+
+class _Server(BaseApplication):  # type: ignore[misc]  # gunicorn has no type hints
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        from app.asgi import app
+
+        return app
+
+
+def _hooks(workers: int, pin: bool) -> dict[str, Any]:
+    """gunicorn's fork hooks: a worker follows its parent out, and with SMSGW_PIN_WORKERS
+    runs on its own share of the cores.
+
+    Pinned, its hashing threads and its event loop stay on its cores: argon2 shares its
+    caches only with its own process (measured: 27.6 ms of CPU per login against 29 ms when
+    the kernel moved the workers between cores)."""
+    usable = sorted(os.sched_getaffinity(0))
+
+    def pre_fork(server: Arbiter, worker: GunicornWorker) -> None:
+        # In the parent: a replacement takes the share its predecessor left free.
+        taken = {getattr(w, "smsgw_number", None) for w in server.WORKERS.values()}
+        worker.smsgw_number = next(n for n in range(workers + 1) if n not in taken)
+
+    def post_fork(_server: Arbiter, worker: GunicornWorker) -> None:
+        _exit_with_parent()
+        if pin:
+            os.sched_setaffinity(0, share_of_cores(worker.smsgw_number % workers, workers, usable))
+
+    return {"pre_fork": pre_fork, "post_fork": post_fork}
+
+
+def _exit_with_parent() -> None:
+    """Have the kernel send SIGTERM to this worker when the parent dies, even by SIGKILL."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        return
 
 
 def serve(host: str, port: int, workers: int, log_config: dict[str, Any]) -> int:
     """Run `workers` worker processes until a signal stops them; the exit status."""
-    settings = asyncio.run(_prepare())
-    usable = sorted(os.sched_getaffinity(0))
-    # Spawned workers inherit the environment: one hashing thread per core in all.
+    # The preparation runs in a process of its own, so this one starts no thread: gunicorn
+    # forks the workers from it, and a fork inherits thread pools without their threads
+    # (a worker's first password hash waited forever).
+    preparation = [sys.executable, "-c", "from app.workers import prepare; prepare()"]
+    if subprocess.run(preparation, check=False).returncode:  # noqa: S603  (a fixed command)
+        return 1
+    usable = os.sched_getaffinity(0)
+    # Forked workers inherit the environment: one hashing thread per core in all.
     os.environ.setdefault("SMSGW_HASH_THREADS", str(max(1, len(usable) // workers)))
-    context = multiprocessing.get_context("spawn")
-    stopping = False
-
-    def stop(signum: int, _frame: FrameType | None) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-
-    def start(number: int) -> tuple[BaseProcess, float]:
-        cores = share_of_cores(number, workers, usable) if settings.pin_workers else None
-        process = context.Process(target=run_worker, args=(host, port, log_config, cores))
-        process.start()
-        return process, time.monotonic()
-
-    running = [start(number) for number in range(workers)]
-    status, deaths_at_start = 0, 0
-    while not stopping:
-        time.sleep(0.2)
-        for index, (process, started) in enumerate(running):
-            if process.is_alive() or stopping:
-                continue
-            deaths_at_start = (
-                deaths_at_start + 1 if time.monotonic() - started < _SETTLE_SECONDS else 0
-            )
-            if deaths_at_start >= _MAX_DEATHS_AT_START:
-                log.error("workers keep exiting at start (%s); stopping", process.exitcode)
-                stopping, status = True, 1
-                break
-            log.warning("worker %s exited (%s); starting another", process.pid, process.exitcode)
-            time.sleep(deaths_at_start)  # back off while a cause persists
-            running[index] = start(index)
-    for process, _ in running:
-        if process.is_alive():
-            process.terminate()  # SIGTERM: uvicorn finishes the requests in flight
-    for process, _ in running:
-        process.join(30)
-        if process.is_alive():
-            process.kill()
-    return status
+    options: dict[str, Any] = {
+        "bind": [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"],
+        "workers": workers,
+        "worker_class": Worker,
+        "reuse_port": True,
+        # Imported once here, forked into every worker: no thread starts at import.
+        "preload_app": True,
+        "control_socket_disable": True,  # one per user otherwise, shared by every instance
+        "backlog": 2048,
+        "logconfig_dict": log_config,
+        "graceful_timeout": 30,
+        "timeout": 60,
+    }
+    options |= _hooks(workers, get_settings().pin_workers)
+    _Server(options).run()  # exits the process itself on SIGTERM
+    return 0
 
 
-async def _prepare() -> Settings:
+def prepare() -> None:
+    """Keys, the schema and the first admin, before any worker starts."""
     from app.main import close, prepare
 
-    settings = get_settings()
-    await close(await prepare(settings))
-    return settings
+    async def run() -> None:
+        await close(await prepare(get_settings()))
+
+    asyncio.run(run())

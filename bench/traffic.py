@@ -24,7 +24,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, event, text
+from sqlalchemy import Connection, Engine, event, text
+from sqlalchemy.orm import Session
 
 from app.main import build_runtime
 from app.migrations import upgrade
@@ -49,15 +50,10 @@ def _as_in_bench_login(tx: Connection, checks: int) -> None:
 class Statements:
     """Counts the statements every engine of the runtime sends to the database."""
 
-    def __init__(self, rt: Runtime) -> None:
+    def __init__(self) -> None:
         self.count = 0
-        engines = [rt.db.engine.sync_engine]
-        for name in ("_write_engine", "_read_engine"):
-            engine = getattr(rt.db, name, None)
-            if engine is not None:
-                engines.append(engine)
-        for engine in engines:
-            event.listen(engine, "before_cursor_execute", self._seen)
+        # Every engine of the process: the database's, whatever its dialect.
+        event.listen(Engine, "before_cursor_execute", self._seen)
 
     def _seen(self, *_: Any) -> None:
         self.count += 1
@@ -83,18 +79,18 @@ async def main() -> None:
         settings = Settings(data_dir=Path(data_dir), database_url=args.database_url)
         rt = build_runtime(settings)
         await upgrade(rt.db.url)
-        await rt.db.write_sql(lambda tx: _as_in_bench_login(tx, args.checks))
-        statements = Statements(rt)
+        await rt.db.write(lambda tx: _as_in_bench_login(tx.connection(), args.checks))
+        statements = Statements()
         await rt.traffic.policy()  # the rules are cached, as on a warm service
 
-        def challenge_like(tx: Connection) -> None:
+        def challenge_like(tx: Session) -> None:
             # What the challenge's own transaction writes anyway: one row changes.
             tx.execute(text("UPDATE config SET value = value WHERE key = 'bench'"))
             tx.execute(text("INSERT INTO config (key, value) VALUES ('bench', '') "
                             "ON CONFLICT (key) DO UPDATE SET value = excluded.value"))  # fmt: skip
 
         async def bare(n: int) -> None:
-            await rt.db.write_sql(challenge_like)
+            await rt.db.write(challenge_like)
 
         async def checked(n: int) -> None:
             plan = await guard.plan(
@@ -102,11 +98,11 @@ async def main() -> None:
                 serial=f"PISM{n:08d}", transaction_id=f"{n:020d}",
             )  # fmt: skip
 
-            def admit(tx: Connection) -> None:
+            def admit(tx: Session) -> None:
                 challenge_like(tx)
                 plan.admit(tx)
 
-            await rt.db.write_sql(admit)
+            await rt.db.write(admit)
 
         await _measure(rt, statements, 50, bare)  # warm: pools, statement caches
         base_cpu, base_statements = await _measure(rt, statements, args.checks, bare)

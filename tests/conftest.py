@@ -12,6 +12,7 @@ import pytest
 import pytest_asyncio
 from fastapi import FastAPI
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 from sqlmodel import SQLModel
 
 from app.main import create_app
@@ -75,9 +76,12 @@ async def runtime(service: FastAPI) -> AsyncIterator[Runtime]:
     """The runtime of a service whose database is empty but for the bootstrapped admin."""
     rt: Runtime = service.state.runtime
     tables = [t.name for t in reversed(SQLModel.metadata.sorted_tables)]
-    async with rt.db.transaction() as tx:
+
+    def empty(tx: Session) -> None:
         for table in tables:
-            await tx.execute(text(f'DELETE FROM "{table}"'))
+            tx.execute(text(f'DELETE FROM "{table}"'))
+
+    await rt.db.write(empty)
     for cache in (rt.gateway_cache, rt.policy_cache, rt.config_cache):
         cache.clear()
     rt.traffic.semaphores.clear()

@@ -74,8 +74,8 @@ def _seed_gateway_secret(tmp_path: Path, key: str) -> None:
     from app.main import build_runtime
     from app.migrations import upgrade
     from app.schemas.smsgateway import GatewayIn
+    from app.security.caller import Caller
     from app.services import gateways
-    from app.services.audit import Caller
 
     async def seed() -> None:
         rt = build_runtime(Settings(data_dir=tmp_path, encryption_key=key))  # type: ignore[arg-type]

@@ -1,5 +1,5 @@
 """`smsgw serve --workers N`: N processes on one port, connections spread evenly over them,
-a worker that dies replaced, all of them stopped by SIGTERM."""
+a worker that dies replaced, all of them stopped by SIGTERM, cores shared out on request."""
 
 from __future__ import annotations
 
@@ -8,16 +8,18 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 
 from app.workers import share_of_cores
+from tests.waiting import eventually_sync
 
 PORT_HEX_WIDTH = 4
+ADMIN_PASSWORD = "workers-test-password"
 
 
 def _free_port() -> int:
@@ -28,15 +30,7 @@ def _free_port() -> int:
 
 def _workers(parent: int) -> list[int]:
     children = Path(f"/proc/{parent}/task/{parent}/children")
-    pids = [int(pid) for pid in children.read_text().split()] if children.exists() else []
-    return [pid for pid in pids if b"spawn_main" in _command_line(pid)]
-
-
-def _command_line(pid: int) -> bytes:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes()
-    except FileNotFoundError:
-        return b""
+    return [int(pid) for pid in children.read_text().split()] if children.exists() else []
 
 
 def _accepted_connections(pid: int, port: int) -> int:
@@ -63,15 +57,6 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def _wait(condition: object, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
-            return
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
-
-
 def _healthy(url: str) -> bool:
     try:
         return httpx.get(url + "/healthz", timeout=1).status_code == 200
@@ -79,25 +64,48 @@ def _healthy(url: str) -> bool:
         return False
 
 
-@pytest.fixture
-def two_workers(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+@contextmanager
+def _serving(tmp_path: Path, **settings: str) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     port = _free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("SMSGW_")}
     env |= {"SMSGW_DATA_DIR": str(tmp_path), "SMSGW_LOG_LEVEL": "WARNING"}
+    env |= {"SMSGW_ADMIN_PASSWORD": ADMIN_PASSWORD, **settings}
     process = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--workers", "2"],
         env=env,
         cwd=tmp_path,
+        stderr=(tmp_path / "serve.log").open("wb"),  # the logs, for the tests that read them
     )
     try:
-        _wait(lambda: len(_workers(process.pid)) == 2 and _healthy(f"http://127.0.0.1:{port}"))
+        eventually_sync(
+            lambda: len(_workers(process.pid)) == 2 and _healthy(f"http://127.0.0.1:{port}"),
+            timeout=120,  # a migration and two imports of the app on a loaded machine
+        )
         yield process, port
     finally:
         workers = _workers(process.pid)
         process.kill()
         process.wait(10)
         # Workers follow their supervisor: the kernel signals them when it dies.
-        _wait(lambda: all(not _alive(pid) for pid in workers), 20)
+        eventually_sync(lambda: all(not _alive(pid) for pid in workers))
+
+
+@pytest.fixture
+def two_workers(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    with _serving(tmp_path) as serving:
+        yield serving
+
+
+@pytest.fixture
+def two_workers_logging_requests(tmp_path: Path) -> Iterator[tuple[Path, int]]:
+    with _serving(tmp_path, SMSGW_LOG_LEVEL="INFO") as (_, port):
+        yield tmp_path / "serve.log", port
+
+
+@pytest.fixture
+def two_pinned_workers(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    with _serving(tmp_path, SMSGW_PIN_WORKERS="true") as serving:
+        yield serving
 
 
 def test_keep_alive_connections_are_spread_over_the_workers(two_workers):
@@ -118,12 +126,24 @@ def test_keep_alive_connections_are_spread_over_the_workers(two_workers):
             connection.close()
 
 
+def test_every_worker_hashes_passwords(two_workers):
+    # Forked workers must not inherit a hashing pool whose threads stayed behind.
+    _, port = two_workers
+    for _ in range(6):  # a new connection each: the kernel spreads them over the workers
+        reply = httpx.post(
+            f"http://127.0.0.1:{port}/auth",
+            json={"username": "admin", "password": ADMIN_PASSWORD},
+            timeout=30,
+        )
+        assert reply.status_code == 200, reply.text
+
+
 def test_a_worker_that_dies_is_replaced_and_sigterm_stops_them_all(two_workers):
     process, port = two_workers
     first, second = _workers(process.pid)
     os.kill(first, signal.SIGKILL)
-    _wait(lambda: len(_workers(process.pid)) == 2 and first not in _workers(process.pid))
-    _wait(lambda: _healthy(f"http://127.0.0.1:{port}"))
+    eventually_sync(lambda: len(_workers(process.pid)) == 2 and first not in _workers(process.pid))
+    eventually_sync(lambda: _healthy(f"http://127.0.0.1:{port}"))
 
     workers = _workers(process.pid)
     process.send_signal(signal.SIGTERM)
@@ -132,14 +152,33 @@ def test_a_worker_that_dies_is_replaced_and_sigterm_stops_them_all(two_workers):
     assert second in workers
 
 
-def test_each_worker_runs_on_its_own_share_of_the_cores(two_workers):
+def test_workers_are_left_to_the_kernel_unless_pinning_is_asked_for(two_workers):
     process, _ = two_workers
-    shares = [os.sched_getaffinity(pid) for pid in _workers(process.pid)]
+    usable = os.sched_getaffinity(0)
+    assert [os.sched_getaffinity(pid) for pid in _workers(process.pid)] == [usable, usable]
+
+
+def test_pinned_workers_each_run_on_their_own_share_of_the_cores(two_pinned_workers):
+    process, _ = two_pinned_workers
     usable = os.sched_getaffinity(0)
     if len(usable) < 2:
         pytest.skip("one core: both workers share it")
+    first, second = _workers(process.pid)
+    shares = [os.sched_getaffinity(first), os.sched_getaffinity(second)]
     assert shares[0].isdisjoint(shares[1])
     assert shares[0] | shares[1] == usable
+    # A replacement takes the share its predecessor left free.
+    os.kill(first, signal.SIGKILL)
+    eventually_sync(lambda: len(_workers(process.pid)) == 2 and first not in _workers(process.pid))
+    [replacement] = [pid for pid in _workers(process.pid) if pid != second]
+    eventually_sync(lambda: os.sched_getaffinity(replacement) == shares[0])
+
+
+def test_the_access_log_names_the_path_without_its_query_string(two_workers_logging_requests):
+    log, port = two_workers_logging_requests
+    assert httpx.get(f"http://127.0.0.1:{port}/healthz?pass=secret-pin-4711").status_code == 200
+    eventually_sync(lambda: b'"GET /healthz HTTP/1.1" 200' in log.read_bytes())
+    assert b"secret-pin-4711" not in log.read_bytes()
 
 
 @pytest.mark.parametrize(

@@ -19,5 +19,5 @@ def _quiet(tx: Connection) -> None:
 
 
 async def quiet(rt: Runtime) -> None:
-    await rt.db.write_sql(_quiet)
+    await rt.db.write(lambda tx: _quiet(tx.connection()))
     rt.traffic.changed()

@@ -7,11 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path
 
 from app.api.deps import Rt, allow
-from app.api.envelope import ok
-from app.api.smsgateway import ERRORS
+from app.api.envelope import ERRORS, ok
 from app.schemas.envelope import Envelope, NoDetail
+from app.security.caller import Caller
 from app.services import admins
-from app.services.audit import Caller
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 

@@ -7,12 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path
 
 from app.api.deps import Rt, allow, allow_any
-from app.api.envelope import ok
-from app.api.smsgateway import ERRORS
+from app.api.envelope import ERRORS, error_doc, ok
 from app.schemas.apikey import API_KEY_NAME, ApiKeyCreated, ApiKeyIn, ApiKeyOut
 from app.schemas.envelope import Envelope, NoDetail
+from app.security.caller import Caller
 from app.services import apikeys
-from app.services.audit import Caller
 
 router = APIRouter(prefix="/apikey", tags=["apikey"])
 Writer = Annotated[Caller, Depends(allow("apikey_write"))]
@@ -38,9 +37,15 @@ class ApiKeyDeleteAnswer(Envelope[int, NoDetail]):
     summary="Create an API key limited to the given actions",
     description="Use the key as `Authorization: Bearer <key>`, bare `Authorization: <key>`, "
     "`PI-Authorization: <key>`, or HTTP Basic with the key's name as user and the key as "
-    "password. Admin policies apply to it as to an admin of its name.",
+    "password. Admin policies apply to it as to an admin of its name. A `name` that is "
+    "taken, by a key or an admin, is a 409.",
     response_model=ApiKeyCreatedAnswer,
-    responses=ERRORS,
+    responses={
+        **ERRORS,
+        409: error_doc(
+            409, 905, "The name is taken", "ERR905: Invalid parameter: name: 'pi' already exists"
+        ),
+    },
 )
 async def create_apikey(
     body: ApiKeyIn, rt: Rt, caller: Writer

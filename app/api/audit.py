@@ -7,12 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from app.api.deps import Rt, allow
-from app.api.envelope import ok
-from app.api.smsgateway import ERRORS
+from app.api.envelope import ERRORS, ok
 from app.schemas.audit import AuditPage
 from app.schemas.envelope import Envelope, NoDetail
+from app.security.caller import Caller
 from app.services import audit
-from app.services.audit import Caller
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 

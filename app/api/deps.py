@@ -11,8 +11,8 @@ from fastapi import Depends, Request
 
 from app.errors import BadToken, NoAuthHeader, NotAllowed
 from app.runtime import Runtime
+from app.security.caller import Caller
 from app.services import admins, apikeys, policies
-from app.services.audit import Caller
 
 # How the OpenAPI document describes admin authentication (Swagger UI's Authorize button,
 # generated clients). `current_admin` reads the headers itself, privacyIDEA's bare
@@ -94,7 +94,6 @@ def allow(action: str) -> Callable[[Request], Awaitable[Caller]]:
         return caller
 
     check.__name__ = f"allow_{action}"
-    check.admin_action = action  # type: ignore[attr-defined]
     return check
 
 

@@ -69,6 +69,24 @@ def error_doc(status: int, code: int, description: str, message: str) -> dict[st
     }
 
 
+# The errors every admin endpoint may answer, for its OpenAPI `responses`.
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: error_doc(status, code, description, example)
+    for status, code, description, example in (
+        (400, 905, "Missing or invalid parameter, naming the field",
+         "ERR905: Missing parameter: name"),
+        (401, 4033, "No token; a bad or expired one is code 4304",
+         "Authentication failure. Missing Authorization header."),
+        (403, 303, "Not allowed by the admin policies",
+         "Admin actions are defined, but the action smsgateway_write is not allowed!"),
+        (404, 601, "Not found", "SMS gateway with id 7 does not exist"),
+        (413, 905, "Request body too large", "Request body larger than 1048576 bytes"),
+        (415, 905, "Unsupported content type",
+         "Unsupported content type 'text/plain': send application/json or a form"),
+    )
+}  # fmt: skip
+
+
 def _field(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
     return ".".join(parts) or "body"

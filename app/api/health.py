@@ -18,6 +18,5 @@ class Health(BaseModel):
 
 @router.get("/healthz", operation_id="health", summary="Liveness", response_model=Health)
 async def health(rt: Rt) -> Health:
-    async with rt.db.reading() as tx:
-        await tx.execute(text("SELECT 1"))
-    return Health(status="ok", database=rt.db.engine.dialect.name)
+    await rt.db.read(lambda tx: tx.execute(text("SELECT 1")))
+    return Health(status="ok", database=rt.db.dialect)

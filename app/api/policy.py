@@ -7,13 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path
 
 from app.api.deps import Rt, allow
-from app.api.envelope import ok
-from app.api.smsgateway import ERRORS
+from app.api.envelope import ERRORS, ok
 from app.errors import NotFound
 from app.schemas.envelope import Envelope, NoDetail
 from app.schemas.policy import PolicyIn, PolicyOut
+from app.security.caller import Caller
 from app.services import policies
-from app.services.audit import Caller
 
 router = APIRouter(prefix="/policy", tags=["policy"])
 PolicyName = Annotated[str, Path(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9_.\-]+$")]

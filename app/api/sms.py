@@ -8,12 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from app.api.deps import Rt, allow
-from app.api.envelope import error_doc, ok
-from app.api.smsgateway import ERRORS
+from app.api.envelope import ERRORS, error_doc, ok
 from app.schemas.envelope import Envelope, NoDetail
 from app.schemas.sms import DateTimeText, MessageOut, MessagePage, MessageStatus, SmsIn
+from app.security.caller import Caller
 from app.services import messages
-from app.services.audit import Caller
 
 router = APIRouter(prefix="/sms", tags=["sms"])
 

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path
 
 from app.api.deps import Rt, allow
-from app.api.envelope import error_doc, ok
+from app.api.envelope import ERRORS, ok
 from app.schemas.envelope import Envelope, NoDetail
 from app.schemas.smsgateway import GatewayIn, GatewayOut, ProviderInfo
+from app.security.caller import Caller
 from app.services import gateways
-from app.services.audit import Caller
 
 router = APIRouter(prefix="/smsgateway", tags=["smsgateway"])
 Reader = Annotated[Caller, Depends(allow("smsgateway_read"))]
@@ -36,21 +36,6 @@ GatewayIdentifier = Annotated[
         description="For GET: the gateway's numeric **id** (DELETE takes a name here)",
     ),
 ]
-ERRORS: dict[int | str, dict[str, Any]] = {
-    status: error_doc(status, code, description, example)
-    for status, code, description, example in (
-        (400, 905, "Missing or invalid parameter, naming the field",
-         "ERR905: Missing parameter: name"),
-        (401, 4033, "No token; a bad or expired one is code 4304",
-         "Authentication failure. Missing Authorization header."),
-        (403, 303, "Not allowed by the admin policies",
-         "Admin actions are defined, but the action smsgateway_write is not allowed!"),
-        (404, 601, "Not found", "SMS gateway with id 7 does not exist"),
-        (413, 905, "Request body too large", "Request body larger than 1048576 bytes"),
-        (415, 905, "Unsupported content type",
-         "Unsupported content type 'text/plain': send application/json or a form"),
-    )
-}  # fmt: skip
 
 
 class GatewayIdAnswer(Envelope[int, NoDetail]):

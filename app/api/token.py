@@ -8,12 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 
 from app.api.deps import Rt, allow
-from app.api.envelope import error_doc, ok, ok_detail
-from app.api.smsgateway import ERRORS
+from app.api.envelope import ERRORS, error_doc, ok, ok_detail
 from app.schemas.envelope import Envelope, NoDetail
 from app.schemas.token import SetPinIn, TokenInitDetail, TokenInitIn, TokenPage, TokenSelectIn
+from app.security.caller import Caller
 from app.services import tokens
-from app.services.audit import Caller
 
 router = APIRouter(prefix="/token", tags=["token"])
 Serial = Annotated[str, Path(min_length=1, max_length=64)]

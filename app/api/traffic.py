@@ -12,10 +12,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 
 from app.api.deps import Rt, allow
-from app.api.envelope import ok
-from app.api.smsgateway import ERRORS
+from app.api.envelope import ERRORS, ok
 from app.schemas.envelope import Envelope, NoDetail
-from app.services.audit import Caller
+from app.security.caller import Caller
 from app.traffic import admin
 from app.traffic.admin import CounterOut, PresetIn
 from app.traffic.gateway_limits import LimitsIn, LimitsOut

@@ -7,13 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 
 from app.api.deps import Rt, allow, client_ip
-from app.api.envelope import error_doc
-from app.api.smsgateway import ERRORS
+from app.api.envelope import ERRORS, error_doc
 from app.schemas.envelope import AuthEnvelope
 from app.schemas.validate import CheckDetail, CheckIn, TriggerIn
+from app.security.caller import Caller
 from app.security.passwords import BUSY_EXAMPLE
 from app.services import logins, policies
-from app.services.audit import Caller
 
 router = APIRouter(prefix="/validate", tags=["validate"])
 

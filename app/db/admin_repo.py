@@ -7,60 +7,59 @@ from datetime import datetime, timedelta
 from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+from sqlmodel import col
 
-from app.db.tables import Admin, LoginFailure
-
-
-async def by_name(tx: AsyncSession, name: str) -> Admin | None:
-    query = select(Admin).where(Admin.name == name)  # type: ignore[arg-type]
-    return (await tx.execute(query)).scalar_one_or_none()
+from app.db.tables import Admin, LoginFailure, table
 
 
-async def count(tx: AsyncSession) -> int:
-    return int((await tx.execute(select(func.count()).select_from(Admin))).scalar_one())
+def by_name(tx: Session, name: str) -> Admin | None:
+    query = select(Admin).where(col(Admin.name) == name)
+    return tx.execute(query).scalar_one_or_none()
 
 
-async def add(tx: AsyncSession, name: str, password_hash: str) -> None:
+def count(tx: Session) -> int:
+    return int((tx.execute(select(func.count()).select_from(Admin))).scalar_one())
+
+
+def add(tx: Session, name: str, password_hash: str) -> None:
     tx.add(Admin(name=name, password_hash=password_hash))
 
 
-async def set_password(tx: AsyncSession, name: str, password_hash: str) -> int:
+def set_password(tx: Session, name: str, password_hash: str) -> int:
     """A new password; the token generation moves on, so earlier tokens stop working."""
-    generation = Admin.__table__.c.token_generation  # type: ignore[attr-defined]
-    result = await tx.execute(
+    generation = table(Admin).c.token_generation
+    result = tx.execute(
         update(Admin)
-        .where(Admin.name == name)  # type: ignore[arg-type]
+        .where(col(Admin.name) == name)
         .values(password_hash=password_hash, token_generation=generation + 1)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def generation_of(tx: AsyncSession, name: str) -> int | None:
+def generation_of(tx: Session, name: str) -> int | None:
     """The admin's token generation, None if there is no such admin."""
-    table = Admin.__table__.c  # type: ignore[attr-defined]
-    query = select(table.token_generation).where(table.name == name)
-    value = (await tx.execute(query)).scalar_one_or_none()
+    c = table(Admin).c
+    value = tx.execute(select(c.token_generation).where(c.name == name)).scalar_one_or_none()
     return None if value is None else int(value)
 
 
-async def lock_all(tx: AsyncSession) -> int:
+def lock_all(tx: Session) -> int:
     """Lock every admin row until the commit (a read that decides a delete); how many."""
-    table = Admin.__table__.c  # type: ignore[attr-defined]
-    return len((await tx.execute(select(table.id).with_for_update())).all())
+    return len(tx.execute(select(table(Admin).c.id).with_for_update()).all())
 
 
-async def delete_admin(tx: AsyncSession, name: str) -> int:
-    result = await tx.execute(delete(Admin).where(Admin.name == name))  # type: ignore[arg-type]
+def delete_admin(tx: Session, name: str) -> int:
+    result = tx.execute(delete(Admin).where(col(Admin.name) == name))
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def lock_of(tx: AsyncSession, username: str) -> LoginFailure | None:
-    return await tx.get(LoginFailure, username)
+def lock_of(tx: Session, username: str) -> LoginFailure | None:
+    return tx.get(LoginFailure, username)
 
 
-async def reserve_attempt(
-    tx: AsyncSession, username: str, now: datetime, *, limit: int, window: timedelta
+def reserve_attempt(
+    tx: Session, username: str, now: datetime, *, limit: int, window: timedelta
 ) -> bool:
     """Count a failed login before the password is checked, unless the name is locked out.
 
@@ -69,14 +68,14 @@ async def reserve_attempt(
     SQLite has one writer); a success clears them. Failures older than the window no
     longer count, and the limit-th failure locks the name until it has passed.
     """
-    table = LoginFailure.__table__  # type: ignore[attr-defined]
-    c = table.c
+    failures_table = table(LoginFailure)
+    c = failures_table.c
     insert = pg_insert if tx.get_bind().dialect.name == "postgresql" else sqlite_insert
     stale = c.last_failure < now - window
     failures = case((stale, 1), else_=c.failures + 1)
     until = now + window
     statement = (
-        insert(table)
+        insert(failures_table)
         .values(
             username=username,
             failures=1,
@@ -94,8 +93,8 @@ async def reserve_attempt(
         )
         .returning(c.failures)
     )
-    return (await tx.execute(statement)).scalar_one_or_none() is not None
+    return tx.execute(statement).scalar_one_or_none() is not None
 
 
-async def clear_failures(tx: AsyncSession, username: str) -> None:
-    await tx.execute(delete(LoginFailure).where(LoginFailure.username == username))  # type: ignore[arg-type]
+def clear_failures(tx: Session, username: str) -> None:
+    tx.execute(delete(LoginFailure).where(col(LoginFailure.username) == username))

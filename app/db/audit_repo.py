@@ -3,44 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
-from app.db.tables import AuditEntry
+from app.db.tables import AuditEntry, table
 
-
-async def add(
-    tx: AsyncSession,
-    *,
-    actor: str,
-    action: str,
-    target: str = "",
-    success: bool = True,
-    info: str = "",
-    client_ip: str = "",
-    serial: str = "",
-    user: str = "",
-    realm: str = "",
-) -> None:
-    tx.add(
-        AuditEntry(
-            actor=actor,
-            action=action,
-            target=target[:2000],
-            success=success,
-            info=info,
-            client_ip=client_ip,
-            serial=serial,
-            user=user,
-            realm=realm,
-        )
-    )
+AUDIT = table(AuditEntry)
+_ADD = insert(AUDIT)
 
 
-async def page(
-    tx: AsyncSession,
+def add(tx: Session, row: dict[str, Any]) -> None:
+    """Insert a row built by `app.services.audit.entry`."""
+    tx.connection().execute(_ADD, row)
+
+
+def page(
+    tx: Session,
     *,
     action: str | None,
     actor: str | None,
@@ -50,18 +31,11 @@ async def page(
 ) -> tuple[int, Sequence[AuditEntry]]:
     query = select(AuditEntry)
     if action is not None:
-        query = query.where(AuditEntry.action == action)  # type: ignore[arg-type]
+        query = query.where(col(AuditEntry.action) == action)
     if actor is not None:
-        query = query.where(AuditEntry.actor == actor)  # type: ignore[arg-type]
+        query = query.where(col(AuditEntry.actor) == actor)
     if success is not None:
-        query = query.where(AuditEntry.success.is_(success))  # type: ignore[attr-defined]
-    total = (await tx.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
-    rows = await tx.execute(
-        query.order_by(AuditEntry.id.desc()).offset(offset).limit(limit)  # type: ignore[union-attr]
-    )
+        query = query.where(col(AuditEntry.success).is_(success))
+    total = tx.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    rows = tx.execute(query.order_by(col(AuditEntry.id).desc()).offset(offset).limit(limit))
     return int(total), rows.scalars().all()
-
-
-def add_sync(tx: Session, **fields: str | bool) -> None:
-    """The same row as `add`, inside a plain-Session transaction."""
-    tx.add(AuditEntry(**fields))  # type: ignore[arg-type]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from app.db.tables import ConfigEntry
+from app.db.tables import ConfigEntry, table
 
-K = ConfigEntry.__table__.c  # type: ignore[attr-defined]
+K = table(ConfigEntry).c
 
 
 def all_values(tx: Session) -> dict[str, str]:

@@ -5,43 +5,44 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from app.db.tables import Gateway, GatewayOption, utcnow
 
 
-async def by_name(tx: AsyncSession, name: str, *, lock: bool = False) -> Gateway | None:
-    query = select(Gateway).where(Gateway.name == name)  # type: ignore[arg-type]
+def by_name(tx: Session, name: str, *, lock: bool = False) -> Gateway | None:
+    query = select(Gateway).where(col(Gateway.name) == name)
     if lock:
         query = query.with_for_update()
-    return (await tx.execute(query)).scalar_one_or_none()
+    return tx.execute(query).scalar_one_or_none()
 
 
-async def by_id(tx: AsyncSession, gateway_id: int) -> Gateway | None:
-    return await tx.get(Gateway, gateway_id)
+def by_id(tx: Session, gateway_id: int) -> Gateway | None:
+    return tx.get(Gateway, gateway_id)
 
 
-async def listing(tx: AsyncSession, gateway_id: int | None = None) -> Sequence[Gateway]:
-    query = select(Gateway).order_by(Gateway.id)  # type: ignore[arg-type]
+def listing(tx: Session, gateway_id: int | None = None) -> Sequence[Gateway]:
+    query = select(Gateway).order_by(col(Gateway.id))
     if gateway_id is not None:
-        query = query.where(Gateway.id == gateway_id)  # type: ignore[arg-type]
-    return (await tx.execute(query)).scalars().all()
+        query = query.where(col(Gateway.id) == gateway_id)
+    return tx.execute(query).scalars().all()
 
 
-async def options_of(tx: AsyncSession, gateway_ids: Iterable[int]) -> Sequence[GatewayOption]:
+def options_of(tx: Session, gateway_ids: Iterable[int]) -> Sequence[GatewayOption]:
     ids = list(gateway_ids)
     if not ids:
         return []
     query = (
         select(GatewayOption)
-        .where(GatewayOption.gateway_id.in_(ids))  # type: ignore[attr-defined]
-        .order_by(GatewayOption.id)  # type: ignore[arg-type]
+        .where(col(GatewayOption.gateway_id).in_(ids))
+        .order_by(col(GatewayOption.id))
     )
-    return (await tx.execute(query)).scalars().all()
+    return tx.execute(query).scalars().all()
 
 
-async def upsert(
-    tx: AsyncSession,
+def upsert(
+    tx: Session,
     existing: Gateway | None,
     *,
     name: str,
@@ -53,41 +54,37 @@ async def upsert(
     if existing is None:
         gateway = Gateway(name=name, module=module, description=description)
         tx.add(gateway)
-        await tx.flush()
+        tx.flush()
     else:
         gateway = existing
         gateway.module, gateway.description, gateway.updated_at = module, description, utcnow()
-        await tx.execute(
-            delete(GatewayOption).where(GatewayOption.gateway_id == gateway.id)  # type: ignore[arg-type]
-        )
+        tx.execute(delete(GatewayOption).where(col(GatewayOption.gateway_id) == gateway.id))
     assert gateway.id is not None
     for row in rows:
         row.gateway_id = gateway.id
         tx.add(row)
-    await tx.flush()
+    tx.flush()
     return gateway.id
 
 
-async def delete_by_name(tx: AsyncSession, name: str) -> int:
-    gateway = await by_name(tx, name)
+def delete_by_name(tx: Session, name: str) -> int:
+    gateway = by_name(tx, name)
     if gateway is None:
         return 0
-    await tx.execute(
-        delete(GatewayOption).where(GatewayOption.gateway_id == gateway.id)  # type: ignore[arg-type]
-    )
-    await tx.delete(gateway)
+    tx.execute(delete(GatewayOption).where(col(GatewayOption.gateway_id) == gateway.id))
+    tx.delete(gateway)
     return 1
 
 
-async def delete_option(tx: AsyncSession, gateway_id: int, kind: str, key: str) -> int:
-    result = await tx.execute(
+def delete_option(tx: Session, gateway_id: int, kind: str, key: str) -> int:
+    result = tx.execute(
         delete(GatewayOption).where(
-            GatewayOption.gateway_id == gateway_id,  # type: ignore[arg-type]
-            GatewayOption.kind == kind,  # type: ignore[arg-type]
-            GatewayOption.key == key,  # type: ignore[arg-type]
+            col(GatewayOption.gateway_id) == gateway_id,
+            col(GatewayOption.kind) == kind,
+            col(GatewayOption.key) == key,
         )
     )
-    gateway = await tx.get(Gateway, gateway_id)
+    gateway = tx.get(Gateway, gateway_id)
     if gateway is not None and result.rowcount:  # type: ignore[attr-defined]
         gateway.updated_at = utcnow()
     return int(result.rowcount)  # type: ignore[attr-defined]

@@ -1,4 +1,4 @@
-"""The queries of a login (/validate), on a Core Connection.
+"""The queries of a login (/validate), prebuilt Core statements on the Connection.
 
 Every login runs them, so they are built once, with bound parameters, select only the
 columns they need and skip the ORM: building a statement per call costs more CPU than
@@ -15,12 +15,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, bindparam, case, delete, insert, select, update
+from sqlalchemy import bindparam, case, delete, insert, select, update
+from sqlalchemy.orm import Session
 
-from app.db.tables import Challenge, Token
+from app.db.tables import Challenge, Token, table
 
-TOKEN = Token.__table__  # type: ignore[attr-defined]
-CHALLENGE = Challenge.__table__  # type: ignore[attr-defined]
+TOKEN = table(Token)
+CHALLENGE = table(Challenge)
 T = TOKEN.c
 C = CHALLENGE.c
 
@@ -140,19 +141,19 @@ def _owner(serial: str | None, user: str | None, realm: str) -> tuple[str, dict[
     return "user", {"p_user": user or "", "p_realm": realm}
 
 
-def tokens(tx: Connection, serial: str | None, user: str | None, realm: str) -> list[LoginToken]:
+def tokens(tx: Session, serial: str | None, user: str | None, realm: str) -> list[LoginToken]:
     """The tokens a login names: one by serial, or every token of user@realm."""
     owner, parameters = _owner(serial, user, realm)
-    return [LoginToken(*row) for row in tx.execute(_TOKENS[owner], parameters)]
+    return [LoginToken(*row) for row in tx.connection().execute(_TOKENS[owner], parameters)]
 
 
-def open_challenges(tx: Connection, serials: Sequence[str], now: datetime) -> list[OpenChallenge]:
-    rows = tx.execute(_OPEN_CHALLENGES, {"serials": list(serials), "now": now})
+def open_challenges(tx: Session, serials: Sequence[str], now: datetime) -> list[OpenChallenge]:
+    rows = tx.connection().execute(_OPEN_CHALLENGES, {"serials": list(serials), "now": now})
     return [OpenChallenge(*row) for row in rows]
 
 
 def challenges_to_answer(
-    tx: Connection,
+    tx: Session,
     transaction_id: str,
     now: datetime,
     serial: str | None,
@@ -161,14 +162,14 @@ def challenges_to_answer(
 ) -> list[tuple[OpenChallenge, LoginToken]]:
     """The open challenges of a transaction, each with its token, among the login's tokens."""
     owner, parameters = _owner(serial, user, realm)
-    rows = tx.execute(
+    rows = tx.connection().execute(
         _TO_ANSWER[owner], {"transaction_id": transaction_id, "now": now, **parameters}
     )
     return [(OpenChallenge(*row[:3]), LoginToken(*row[3:])) for row in rows]
 
 
 def reserve_attempts(
-    tx: Connection,
+    tx: Session,
     serial: str | None,
     user: str | None,
     realm: str,
@@ -181,54 +182,54 @@ def reserve_attempts(
     its reservation back. A locked or disabled token is not returned and not counted.
     """
     owner, parameters = _owner(serial, user, realm)
-    rows = tx.execute(
+    rows = tx.connection().execute(
         _RESERVE[owner], {**parameters, "p_now": now, "p_cleared_before": cleared_before}
     )
     return sorted((LoginToken(*row) for row in rows), key=lambda t: t.serial)
 
 
 def reserve_serials(
-    tx: Connection, serials: Sequence[str], now: datetime, cleared_before: datetime
+    tx: Session, serials: Sequence[str], now: datetime, cleared_before: datetime
 ) -> set[str]:
     """Like reserve_attempts, for tokens already known by serial."""
     if not serials:
         return set()
     parameters = {"p_serials": list(serials), "p_now": now, "p_cleared_before": cleared_before}
-    return set(tx.execute(_RESERVE_SERIALS, parameters).scalars())
+    return set(tx.connection().execute(_RESERVE_SERIALS, parameters).scalars())
 
 
-def give_back(tx: Connection, serials: Sequence[str]) -> None:
+def give_back(tx: Session, serials: Sequence[str]) -> None:
     """Undo the reservations of attempts that turned out right."""
     if serials:
-        tx.execute(_GIVE_BACK, {"p_serials": list(serials)})
+        tx.connection().execute(_GIVE_BACK, {"p_serials": list(serials)})
 
 
-def serials_of(tx: Connection, serial: str | None, user: str | None, realm: str) -> list[str]:
+def serials_of(tx: Session, serial: str | None, user: str | None, realm: str) -> list[str]:
     """Every token the login names, whatever its state (for the audit trail)."""
     owner, parameters = _owner(serial, user, realm)
-    return list(tx.execute(_SERIALS_OF[owner], parameters).scalars())
+    return list(tx.connection().execute(_SERIALS_OF[owner], parameters).scalars())
 
 
-def answer(tx: Connection, challenge_id: int, serial: str, counter: int) -> bool:
+def answer(tx: Session, challenge_id: int, serial: str, counter: int) -> bool:
     """Mark the challenge answered, once: of concurrent right answers exactly one wins."""
-    won = tx.execute(_MARK_ANSWERED, {"challenge_id": challenge_id}).rowcount
+    won = tx.connection().execute(_MARK_ANSWERED, {"challenge_id": challenge_id}).rowcount
     if won:
-        tx.execute(_AFTER_ACCEPT, {"p_serial": serial, "p_counter": counter})
+        tx.connection().execute(_AFTER_ACCEPT, {"p_serial": serial, "p_counter": counter})
     return bool(won)
 
 
-def reserve_counter(tx: Connection, serial: str) -> int:
+def reserve_counter(tx: Session, serial: str) -> int:
     """Take the token's next HOTP counter value; concurrent challenges get distinct ones."""
-    return int(tx.execute(_RESERVE_COUNTER, {"p_serial": serial}).scalar_one()) - 1
+    return int(tx.connection().execute(_RESERVE_COUNTER, {"p_serial": serial}).scalar_one()) - 1
 
 
-def close_open_challenges(tx: Connection, serial: str) -> None:
+def close_open_challenges(tx: Session, serial: str) -> None:
     """A new challenge makes the token's older ones unanswerable (no concurrent challenges)."""
-    tx.execute(_CLOSE_OPEN, {"p_serial": serial})
+    tx.connection().execute(_CLOSE_OPEN, {"p_serial": serial})
 
 
 def add_challenge(
-    tx: Connection,
+    tx: Session,
     *,
     transaction_id: str,
     serial: str,
@@ -244,12 +245,12 @@ def add_challenge(
         "expires_at": expires_at,
         "answered": False,
     }
-    return int(tx.execute(_ADD_CHALLENGE, row).scalar_one())
+    return int(tx.connection().execute(_ADD_CHALLENGE, row).scalar_one())
 
 
-def drop_challenge(tx: Connection, challenge_id: int) -> None:
-    tx.execute(_DROP_CHALLENGE, {"challenge_id": challenge_id})
+def drop_challenge(tx: Session, challenge_id: int) -> None:
+    tx.connection().execute(_DROP_CHALLENGE, {"challenge_id": challenge_id})
 
 
-def purge_expired(tx: Connection, before: datetime) -> None:
-    tx.execute(_PURGE, {"before": before})
+def purge_expired(tx: Session, before: datetime) -> None:
+    tx.connection().execute(_PURGE, {"before": before})

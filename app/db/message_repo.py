@@ -6,13 +6,16 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+from sqlmodel import col
 
-from app.db.tables import MessageLog
+from app.db.tables import MessageLog, table
+
+MESSAGES = table(MessageLog)
 
 
-async def page(
-    tx: AsyncSession,
+def page(
+    tx: Session,
     *,
     gateway: str | None,
     status: str | None,
@@ -23,15 +26,13 @@ async def page(
 ) -> tuple[int, Sequence[MessageLog]]:
     query = select(MessageLog)
     if gateway is not None:
-        query = query.where(MessageLog.gateway == gateway)  # type: ignore[arg-type]
+        query = query.where(col(MessageLog.gateway) == gateway)
     if status is not None:
-        query = query.where(MessageLog.status == status)  # type: ignore[arg-type]
+        query = query.where(col(MessageLog.status) == status)
     if since is not None:
-        query = query.where(MessageLog.created_at >= since)  # type: ignore[arg-type]
+        query = query.where(col(MessageLog.created_at) >= since)
     if until is not None:
-        query = query.where(MessageLog.created_at < until)  # type: ignore[arg-type]
-    total = (await tx.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
-    rows = await tx.execute(
-        query.order_by(MessageLog.id.desc()).offset(offset).limit(limit)  # type: ignore[union-attr]
-    )
+        query = query.where(col(MessageLog.created_at) < until)
+    total = (tx.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
+    rows = tx.execute(query.order_by(col(MessageLog.id).desc()).offset(offset).limit(limit))
     return int(total), rows.scalars().all()

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, delete
+from sqlalchemy import bindparam, delete
+from sqlalchemy.orm import Session
 
-from app.db.tables import AuditEntry, Challenge, LoginFailure, MessageLog
+from app.db.tables import AuditEntry, Challenge, LoginFailure, MessageLog, table
 
-_AUDIT = AuditEntry.__table__  # type: ignore[attr-defined]
-_MESSAGE = MessageLog.__table__  # type: ignore[attr-defined]
-_FAILURE = LoginFailure.__table__  # type: ignore[attr-defined]
-_CHALLENGE = Challenge.__table__  # type: ignore[attr-defined]
+_AUDIT = table(AuditEntry)
+_MESSAGE = table(MessageLog)
+_FAILURE = table(LoginFailure)
+_CHALLENGE = table(Challenge)
 
 _DELETE = {
     "audit": delete(_AUDIT).where(_AUDIT.c.ts < bindparam("before")),
@@ -22,6 +23,6 @@ _DELETE = {
 }
 
 
-def delete_before(tx: Connection, table: str, before: datetime) -> int:
+def delete_before(tx: Session, table: str, before: datetime) -> int:
     """Delete the table's rows older than `before`; returns how many went."""
-    return int(tx.execute(_DELETE[table], {"before": before}).rowcount)
+    return int(tx.connection().execute(_DELETE[table], {"before": before}).rowcount)

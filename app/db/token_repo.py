@@ -9,11 +9,11 @@ from collections.abc import Sequence
 from sqlalchemy import ColumnElement, and_, delete, false, func, or_, select, true, update
 from sqlalchemy.orm import Session
 
-from app.db.tables import Challenge, Token
+from app.db.tables import Challenge, Token, table
 
 # SQLModel columns are typed as plain attributes; SQLAlchemy sees them as columns.
-T = Token.__table__.c  # type: ignore[attr-defined]
-C = Challenge.__table__.c  # type: ignore[attr-defined]
+T = table(Token).c
+C = table(Challenge).c
 
 
 def add(tx: Session, token: Token) -> None:

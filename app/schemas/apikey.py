@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
 from app.schemas.policy import ADMIN_ACTIONS, as_list
 
 API_KEY_NAME = r"^[A-Za-z0-9_.\-]{1,64}$"
+_ACTION = "(" + "|".join(ADMIN_ACTIONS) + ")"
+# What the validator below accepts, so the OpenAPI document promises no more: at least one
+# known action, as a list or a comma-separated string.
+_ACTIONS_SCHEMA: dict[str, Any] = {
+    "description": "What the key may do: a list or a comma-separated string of admin actions",
+    "anyOf": [
+        {"type": "string", "pattern": rf"^(\s*,)*\s*{_ACTION}\s*(,\s*({_ACTION})?\s*)*$"},
+        {"type": "array", "minItems": 1, "items": {"enum": list(ADMIN_ACTIONS)}},
+    ],
+}
 
 
 class ApiKeyIn(BaseModel):
@@ -23,9 +34,7 @@ class ApiKeyIn(BaseModel):
         pattern=API_KEY_NAME,
         description="Letters, digits, '_', '.', '-'; the user name for HTTP Basic",
     )
-    actions: list[str] | str = Field(
-        description="What the key may do: a list or a comma-separated string of admin actions"
-    )
+    actions: Annotated[list[str] | str, WithJsonSchema(_ACTIONS_SCHEMA)]
 
     @field_validator("actions")
     @classmethod

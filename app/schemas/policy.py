@@ -151,6 +151,3 @@ class PolicyOut(BaseModel):
     user: list[str]
     active: bool
     priority: int
-
-
-PolicyName = Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9_.\-]+$")

@@ -14,14 +14,17 @@ import hmac
 import secrets
 from datetime import datetime, timedelta
 
+from sqlalchemy.orm import Session
+
 from app.db import admin_repo, apikey_repo
 from app.db.tables import ApiKey, utcnow
-from app.errors import BadToken, NotFound, ParameterError
+from app.errors import BadToken, Conflict, NotFound
 from app.runtime import Runtime
 from app.schemas.apikey import ApiKeyCreated, ApiKeyIn, ApiKeyOut
 from app.schemas.policy import as_list
+from app.security.caller import Caller
 from app.services import policies
-from app.services.audit import Caller, audited
+from app.services.audit import audited_write
 
 PREFIX = "smsgw_"
 # last_used_at is written at most this often per key: a write per request would put the
@@ -51,21 +54,23 @@ async def create(rt: Runtime, form: ApiKeyIn, caller: Caller) -> ApiKeyCreated:
         actions=",".join(actions),
         created_by=caller.name[:255],
     )
-    async with audited(rt.db, caller, "apikey_write", form.name) as tx:
-        if await apikey_repo.by_name(tx, form.name) is not None:
-            raise ParameterError(f"ERR905: Invalid parameter: name: {form.name!r} already exists")
+
+    def save(tx: Session) -> None:
+        if apikey_repo.by_name(tx, form.name) is not None:
+            raise Conflict(f"ERR905: Invalid parameter: name: {form.name!r} already exists")
         # Policies are matched by name: a key named like an admin would get that admin's.
-        if await admin_repo.by_name(tx, form.name) is not None:
-            raise ParameterError(
+        if admin_repo.by_name(tx, form.name) is not None:
+            raise Conflict(
                 f"ERR905: Invalid parameter: name: {form.name!r} is the name of an admin"
             )
-        await apikey_repo.add(tx, row)
+        apikey_repo.add(tx, row)
+
+    await audited_write(rt, caller, "apikey_write", form.name, save)
     return ApiKeyCreated(name=row.name, key=key, actions=actions, created_at=row.created_at)
 
 
 async def listing(rt: Runtime) -> list[ApiKeyOut]:
-    async with rt.db.reading() as tx:
-        rows = await apikey_repo.listing(tx)
+    rows = await rt.db.read(apikey_repo.listing)
     return [
         ApiKeyOut(
             name=r.name,
@@ -79,17 +84,19 @@ async def listing(rt: Runtime) -> list[ApiKeyOut]:
 
 
 async def delete(rt: Runtime, name: str, caller: Caller) -> int:
-    async with audited(rt.db, caller, "apikey_delete", name) as tx:
-        removed = await apikey_repo.delete_by_name(tx, name)
+    def remove(tx: Session) -> int:
+        removed = apikey_repo.delete_by_name(tx, name)
         if not removed:
             raise NotFound(f"The API key {name[:100]!r} does not exist")
-    return removed
+        return removed
+
+    return await audited_write(rt, caller, "apikey_delete", name, remove)
 
 
 async def authenticate(rt: Runtime, key: str, ip: str, *, name: str | None = None) -> Caller:
     """The caller behind a key (and, for HTTP Basic, its name); BadToken if none matches."""
     presented = _hash(rt, key)
-    row = await rt.db.read_sql(lambda tx: apikey_repo.find(tx, key_hash=presented, name=name))
+    row = await rt.db.read(lambda tx: apikey_repo.find(tx, key_hash=presented, name=name))
     if row is None or not hmac.compare_digest(str(row.key_hash), presented):
         raise BadToken("Authentication failure. The API key is invalid or revoked.")
     now = utcnow()
@@ -97,7 +104,7 @@ async def authenticate(rt: Runtime, key: str, ip: str, *, name: str | None = Non
     if not isinstance(last_used, datetime) or _aware(last_used) < now - _TOUCH_EVERY:
         older_than = now - _TOUCH_EVERY
         key_name = str(row.name)
-        await rt.db.write_sql(lambda tx: apikey_repo.touch(tx, key_name, now, older_than))
+        await rt.db.write(lambda tx: apikey_repo.touch(tx, key_name, now, older_than))
     return Caller(name=str(row.name), ip=ip, role="apikey", actions=frozenset(as_list(row.actions)))
 
 

@@ -1,64 +1,97 @@
-"""The audit trail: who did what, when, and whether it worked."""
+"""The audit trail: who did what, when, and whether it worked.
+
+Every row is built by `entry`. An admin's change and its row commit together
+(`audited_write`); a login's row is batched with other rows (`note`), and commits together
+with the message-log rows of the SMS it sent (`note_login`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from app.db import audit_repo
-from app.db.engine import Database
-from app.db.tables import AuditEntry, utcnow
+from app.db.audit_repo import AUDIT
+from app.db.engine import Work
+from app.db.message_repo import MESSAGES
+from app.db.tables import utcnow
 from app.errors import SmsgwError
 from app.schemas.audit import AuditOut, AuditPage
+from app.security.caller import Caller
 from app.services.paging import neighbours
-
-AUDIT = AuditEntry.__table__  # type: ignore[attr-defined]
 
 if TYPE_CHECKING:
     from app.runtime import Runtime
 
 T = TypeVar("T")
+_TEXT_LIMIT = 2000  # for the unbounded columns: an info or target is never a document
+_LIMITS = {
+    column.name: getattr(column.type, "length", None) or _TEXT_LIMIT for column in AUDIT.columns
+}
 
 
-@dataclass(frozen=True)
-class Caller:
-    """The authenticated admin (or the anonymous client) behind a request."""
+def entry(
+    *,
+    action: str,
+    success: bool = True,
+    actor: str = "",
+    target: str = "",
+    info: str = "",
+    client_ip: str = "",
+    serial: str = "",
+    user: str = "",
+    realm: str = "",
+) -> dict[str, Any]:
+    """An audit row: every text cut to its column's length. Never give it a PIN or OTP."""
+    texts = {
+        "actor": actor,
+        "action": action,
+        "target": target,
+        "info": info,
+        "client_ip": client_ip,
+        "serial": serial,
+        "user": user,
+        "realm": realm,
+    }
+    row: dict[str, Any] = {key: value[: _LIMITS[key]] for key, value in texts.items()}
+    return {"ts": utcnow(), "success": success, **row}
 
-    name: str
-    ip: str = ""
-    role: str = "admin"  # or "apikey"
-    # An API key may do only these actions (admin policies apply on top); None: an admin.
-    actions: frozenset[str] | None = None
 
+async def audited_write(rt: Runtime, caller: Caller, action: str, target: str, work: Work[T]) -> T:
+    """`work` and its audit row in one write transaction; a refusal is audited after it."""
 
-@asynccontextmanager
-async def audited(
-    db: Database, caller: Caller, action: str, target: str
-) -> AsyncIterator[AsyncSession]:
-    """One transaction that records its own success; a failure is recorded after rollback."""
+    def with_audit(tx: Session) -> T:
+        result = work(tx)
+        audit_repo.add(
+            tx, entry(action=action, actor=caller.name, target=target, client_ip=caller.ip)
+        )
+        return result
+
     try:
-        async with db.transaction() as tx:
-            yield tx
-            await audit_repo.add(
-                tx, actor=caller.name, action=action, target=target, client_ip=caller.ip
-            )
+        return await rt.db.write(with_audit)
     except SmsgwError as exc:
-        async with db.transaction() as tx:
-            await audit_repo.add(
-                tx,
-                actor=caller.name,
-                action=action,
-                target=target,
-                client_ip=caller.ip,
-                success=False,
-                info=exc.message[:500],
-            )
+        refused = entry(
+            action=action,
+            success=False,
+            actor=caller.name,
+            target=target,
+            info=exc.message,
+            client_ip=caller.ip,
+        )
+        await note(rt, refused)
         raise
+
+
+async def note(rt: Runtime, row: dict[str, Any]) -> None:
+    """An audit row on a hot path, batched with others' rows."""
+    await rt.journal.record(AUDIT, row)
+
+
+async def note_login(rt: Runtime, row: dict[str, Any], messages: list[dict[str, Any]]) -> None:
+    """A login's audit row and the message-log rows of the SMS it sent, committed together
+    before the login answers: no answer goes out without its trail."""
+    await rt.journal.record_together([*((MESSAGES, m) for m in messages), (AUDIT, row)])
 
 
 async def page(
@@ -70,8 +103,8 @@ async def page(
     page: int,
     pagesize: int,
 ) -> AuditPage:
-    async with rt.db.reading() as tx:
-        total, rows = await audit_repo.page(
+    total, rows = await rt.db.read(
+        lambda tx: audit_repo.page(
             tx,
             action=action,
             actor=actor,
@@ -79,6 +112,7 @@ async def page(
             offset=(page - 1) * pagesize,
             limit=pagesize,
         )
+    )
     following, previous = neighbours(total, page, pagesize)
     return AuditPage(
         auditdata=[AuditOut.model_validate(r, from_attributes=True) for r in rows],
@@ -87,61 +121,3 @@ async def page(
         next=following,
         prev=previous,
     )
-
-
-async def note(
-    rt: Runtime,
-    *,
-    action: str,
-    success: bool,
-    actor: str = "",
-    target: str = "",
-    info: str = "",
-    client_ip: str = "",
-    serial: str = "",
-    user: str = "",
-    realm: str = "",
-) -> None:
-    """An audit row on a hot path (a login): batched with others, never a PIN or OTP."""
-    await rt.journal.record(
-        AUDIT,
-        {
-            "ts": utcnow(),
-            "actor": actor[:255],
-            "action": action,
-            "target": target[:2000],
-            "success": success,
-            "info": info[:2000],
-            "client_ip": client_ip[:64],
-            "serial": serial[:64],
-            "user": user[:255],
-            "realm": realm[:255],
-        },
-    )
-
-
-async def audited_write(
-    rt: Runtime, caller: Caller, action: str, target: str, work: Callable[[Session], T]
-) -> T:
-    """`work` and its audit row in one write transaction; a refusal is audited after it."""
-
-    def with_audit(tx: Session) -> T:
-        result = work(tx)
-        audit_repo.add_sync(
-            tx, actor=caller.name, action=action, target=target, client_ip=caller.ip
-        )
-        return result
-
-    try:
-        return await rt.db.write(with_audit)
-    except SmsgwError as exc:
-        await note(
-            rt,
-            action=action,
-            success=False,
-            actor=caller.name,
-            target=target,
-            info=exc.message[:500],
-            client_ip=caller.ip,
-        )
-        raise

@@ -6,7 +6,6 @@ or the providers; today it sends once and records the outcome.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import re
@@ -16,7 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, quote_plus
 
-from app.db.tables import MessageLog, utcnow
+from app.db.message_repo import MESSAGES
+from app.db.tables import utcnow
 from app.runtime import Runtime
 from app.schemas.sms import MessageOut
 from app.services import gateways
@@ -28,7 +28,6 @@ from providers.registry import OptionsInvalid, UnknownProvider
 log = logging.getLogger("smsgw.dispatch")
 # How long a send may wait for its gateway's rate, daily cap or concurrency to let it go.
 _MAX_WAIT = 10.0
-MESSAGES = MessageLog.__table__  # type: ignore[attr-defined]
 ERROR_EXCERPT = 300  # characters of a failure kept in the message log and the service log
 _DIGIT_RUN = re.compile(r"[0-9]{4,}")
 _UNPRINTABLE = re.compile(r"[^\x20-\x7e\u00a0-\u2027\u202a-\uffff]")
@@ -54,20 +53,10 @@ async def send(rt: Runtime, outgoing: Outgoing) -> MessageOut:
     return to_out(entry)
 
 
-async def deliver(rt: Runtime, outgoing: Outgoing) -> bool:
-    """Send one message for a login; whether it went out.
-
-    Its log row is queued, not awaited: the login awaits its audit row next, and the
-    journal commits rows in the order they came, so both are written before it answers.
-    """
-    entry = await _attempt(rt, outgoing)
-    rt.journal.queue(MESSAGES, entry).add_done_callback(_log_write_failure)
-    return bool(entry["status"] == "sent")
-
-
-def _log_write_failure(done: asyncio.Future[int]) -> None:
-    if not done.cancelled() and done.exception() is not None:
-        log.error("a message-log row was not written: %s", done.exception())
+async def deliver(rt: Runtime, outgoing: Outgoing) -> dict[str, Any]:
+    """Send one message for a login; its message-log row, not yet written: the login writes
+    it together with its audit row (`audit.note_login`)."""
+    return await _attempt(rt, outgoing)
 
 
 async def _attempt(rt: Runtime, outgoing: Outgoing) -> dict[str, Any]:

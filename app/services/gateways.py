@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Sequence
+
+from sqlalchemy.orm import Session
 
 from app.db import gateway_repo
 from app.db.tables import Gateway, GatewayOption
 from app.errors import NotFound, ParameterError
 from app.runtime import Runtime
 from app.schemas.smsgateway import GatewayIn, GatewayOut, OptionValue, ProviderInfo
+from app.security.caller import Caller
 from app.security.secret_box import CENSORED, SecretUnreadable
-from app.services.audit import Caller, audited
+from app.services.audit import audited_write
 from app.services.provider_pool import GatewayConfig
 from providers.registry import OptionsInvalid, UnknownProvider, registry
 
@@ -56,11 +60,12 @@ async def save(rt: Runtime, form: GatewayIn, caller: Caller) -> int:
     if form.headers and not provider.headers_allowed:
         raise ParameterError(f"ERR905: Invalid parameter: headers: {module} takes no headers")
     model_secrets = registry.secret_keys(module)
-    async with audited(rt.db, caller, "smsgateway_write", form.name) as tx:
-        existing = await gateway_repo.by_name(tx, form.name, lock=True)
+
+    def write(tx: Session) -> int:
+        existing = gateway_repo.by_name(tx, form.name, lock=True)
         stored: dict[tuple[str, str], GatewayOption] = {}
         if existing is not None and existing.id is not None:
-            stored = {(r.kind, r.key): r for r in await gateway_repo.options_of(tx, [existing.id])}
+            stored = {(r.kind, r.key): r for r in gateway_repo.options_of(tx, [existing.id])}
         rows: list[GatewayOption] = []
         plain_options: dict[str, str] = {}
         kept: list[str] = []
@@ -105,7 +110,7 @@ async def save(rt: Runtime, form: GatewayIn, caller: Caller) -> int:
                     f"stored secret while {', '.join(moved)} changes; send the value again"
                 )
         validate_options(module, plain_options, rt)
-        gateway_id = await gateway_repo.upsert(
+        return gateway_repo.upsert(
             # The name the client used is stored and read back (privacyIDEA's web UI keys
             # its form by it); sending looks the provider up by its canonical name.
             tx,
@@ -115,6 +120,8 @@ async def save(rt: Runtime, form: GatewayIn, caller: Caller) -> int:
             description=form.description,
             rows=rows,
         )
+
+    gateway_id = await audited_write(rt, caller, "smsgateway_write", form.name, write)
     rt.gateway_cache.clear(form.name)
     return gateway_id
 
@@ -176,9 +183,11 @@ def _kept_value(rt: Runtime, row: GatewayOption | None, kind: str, key: str) -> 
 
 
 async def listing(rt: Runtime, gateway_id: int | None = None) -> list[GatewayOut]:
-    async with rt.db.reading() as tx:
-        gateways = await gateway_repo.listing(tx, gateway_id)
-        rows = await gateway_repo.options_of(tx, [g.id for g in gateways if g.id is not None])
+    def read(tx: Session) -> tuple[Sequence[Gateway], Sequence[GatewayOption]]:
+        gateways = gateway_repo.listing(tx, gateway_id)
+        return gateways, gateway_repo.options_of(tx, [g.id for g in gateways if g.id is not None])
+
+    gateways, rows = await rt.db.read(read)
     by_gateway: dict[int, list[GatewayOption]] = defaultdict(list)
     for row in rows:
         by_gateway[row.gateway_id].append(row)
@@ -210,11 +219,15 @@ async def config_for_send(rt: Runtime, name: str) -> GatewayConfig:
 
 
 async def _load_config(rt: Runtime, name: str) -> GatewayConfig:
-    async with rt.db.reading() as tx:
-        gateway = await gateway_repo.by_name(tx, name)
+    def read(tx: Session) -> tuple[Gateway | None, Sequence[GatewayOption]]:
+        gateway = gateway_repo.by_name(tx, name)
         if gateway is None or gateway.id is None:
-            raise NotFound(f"SMS gateway {name[:100]!r} does not exist")
-        rows = await gateway_repo.options_of(tx, [gateway.id])
+            return None, []
+        return gateway, gateway_repo.options_of(tx, [gateway.id])
+
+    gateway, rows = await rt.db.read(read)
+    if gateway is None or gateway.id is None:
+        raise NotFound(f"SMS gateway {name[:100]!r} does not exist")
     values: dict[str, dict[str, str]] = {"option": {}, "header": {}}
     for row in rows:
         values[row.kind][row.key] = _opened(rt, row, gateway.name)
@@ -229,14 +242,14 @@ async def _load_config(rt: Runtime, name: str) -> GatewayConfig:
 
 
 async def exists(rt: Runtime, name: str) -> bool:
-    async with rt.db.reading() as tx:
-        return await gateway_repo.by_name(tx, name) is not None
+    return await rt.db.read(lambda tx: gateway_repo.by_name(tx, name)) is not None
 
 
 async def delete(rt: Runtime, name: str, caller: Caller) -> int:
-    async with audited(rt.db, caller, "smsgateway_delete", name) as tx:
-        gateway = await gateway_repo.by_name(tx, name)
-        count = await gateway_repo.delete_by_name(tx, name)
+    def remove(tx: Session) -> tuple[Gateway | None, int]:
+        return gateway_repo.by_name(tx, name), gateway_repo.delete_by_name(tx, name)
+
+    gateway, count = await audited_write(rt, caller, "smsgateway_delete", name, remove)
     rt.gateway_cache.clear(name)
     if gateway is not None and gateway.id is not None:
         rt.pool.forget(gateway.id)
@@ -246,18 +259,23 @@ async def delete(rt: Runtime, name: str, caller: Caller) -> int:
 async def delete_option(rt: Runtime, gateway_id: int, key: str, caller: Caller) -> int:
     kind, name = ("header", key[len("header.") :]) if key.startswith("header.") else ("option", key)
     name = name.removeprefix("option.") if kind == "option" else name
-    async with audited(rt.db, caller, "smsgateway_option_delete", f"{gateway_id}/{key}") as tx:
-        gateway = await gateway_repo.by_id(tx, gateway_id)
+
+    def remove(tx: Session) -> tuple[Gateway, int]:
+        gateway = gateway_repo.by_id(tx, gateway_id)
         if gateway is None:
             raise NotFound(f"SMS gateway with id {gateway_id} does not exist")
-        count = await gateway_repo.delete_option(tx, gateway_id, kind, name)
+        count = gateway_repo.delete_option(tx, gateway_id, kind, name)
         # A definition the provider would refuse is not left behind (e.g. without its URL).
         remaining = {
             row.key: _opened(rt, row, gateway.name)
-            for row in await gateway_repo.options_of(tx, [gateway_id])
+            for row in gateway_repo.options_of(tx, [gateway_id])
             if row.kind == "option"
         }
         validate_options(gateway.module, remaining, rt)
+        return gateway, count
+
+    target = f"{gateway_id}/{key}"
+    gateway, count = await audited_write(rt, caller, "smsgateway_option_delete", target, remove)
     rt.gateway_cache.clear(gateway.name)
     return count
 

@@ -8,7 +8,8 @@ from sqlalchemy.orm import Session
 
 from app.db import sealed_repo
 from app.runtime import Runtime
-from app.services.audit import Caller, audited_write
+from app.security.caller import Caller
+from app.services.audit import audited_write
 
 
 @dataclass(frozen=True)

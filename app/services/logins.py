@@ -13,9 +13,9 @@ import secrets
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import Connection
+from sqlalchemy.orm import Session
 
 from app.db import login_repo
 from app.db.login_repo import LoginToken, OpenChallenge
@@ -25,8 +25,7 @@ from app.runtime import Runtime
 from app.schemas.validate import ChallengeInfo, CheckDetail, CheckIn, TriggerIn
 from app.security import hotp
 from app.security.passwords import DUMMY_HASH, admission, verify_password
-from app.services import dispatch, system_config
-from app.services.audit import note
+from app.services import audit, dispatch, system_config
 from app.traffic import guard
 
 CHALLENGE_MESSAGE = "Enter the OTP from the SMS:"
@@ -64,6 +63,7 @@ class _Subject:
     realm: str = ""
     ip: str = ""
     serials: list[str] = field(default_factory=list)
+    messages: list[dict[str, Any]] = field(default_factory=list)  # the SMS it sent
 
 
 def _detail(message: str, **extra: object) -> CheckDetail:
@@ -110,19 +110,18 @@ def _otp_right(rt: Runtime, token: LoginToken, challenge: OpenChallenge, otp: st
 
 
 async def _audit(rt: Runtime, subject: _Subject, outcome: Outcome, action: str) -> None:
-    serials = ",".join(subject.serials)
-    await note(
-        rt,
+    row = audit.entry(
         action=action,
         success=outcome.authentication != "REJECT",
         actor=subject.user,
         target=outcome.authentication,
         info=outcome.reason or outcome.detail.message,
         client_ip=subject.ip,
-        serial=serials,
+        serial=",".join(subject.serials),
         user=subject.user,
         realm=subject.realm,
     )
+    await audit.note_login(rt, row, subject.messages)
 
 
 async def check(rt: Runtime, form: CheckIn, ip: str) -> Outcome:
@@ -138,9 +137,7 @@ async def check(rt: Runtime, form: CheckIn, ip: str) -> Outcome:
 
 async def trigger(rt: Runtime, form: TriggerIn, ip: str) -> Outcome:
     """Send the SMS without the PIN: the caller checked the first factor itself."""
-    tokens = await rt.db.read_sql(
-        lambda tx: login_repo.tokens(tx, form.serial, form.user, form.realm)
-    )
+    tokens = await rt.db.read(lambda tx: login_repo.tokens(tx, form.serial, form.user, form.realm))
     subject = _Subject(form.user or "", form.realm, ip, [t.serial for t in tokens])
     cleared_before = _cleared_before(rt, utcnow())
     usable = [t for t in tokens if t.active and not t.locked(cleared_before)]
@@ -150,7 +147,7 @@ async def trigger(rt: Runtime, form: TriggerIn, ip: str) -> Outcome:
         locked = any(t.locked(cleared_before) for t in tokens)
         outcome = _reject(LOCKED if locked else DISABLED)
     else:
-        outcome = await _start_challenges(rt, usable, "trigger", ip=ip)
+        outcome = await _start_challenges(rt, subject, usable, "trigger")
     await _audit(rt, subject, outcome, "validate_triggerchallenge")
     return outcome
 
@@ -165,7 +162,7 @@ async def _answer_challenge(rt: Runtime, subject: _Subject, form: CheckIn) -> Ou
     transaction_id, otp, now = form.transaction_id, form.pass_, utcnow()
     cleared_before = _cleared_before(rt, now)
 
-    def settle(tx: Connection) -> tuple[Outcome, list[str]]:
+    def settle(tx: Session) -> tuple[Outcome, list[str]]:
         pairs = login_repo.challenges_to_answer(
             tx, transaction_id, now, form.serial, form.user, form.realm
         )
@@ -183,7 +180,7 @@ async def _answer_challenge(rt: Runtime, subject: _Subject, form: CheckIn) -> Ou
                 break  # another request answered it first: this one is a failure
         return _reject(NO_MATCH), serials
 
-    outcome, subject.serials = await rt.db.write_sql(settle)
+    outcome, subject.serials = await rt.db.write(settle)
     return outcome
 
 
@@ -196,7 +193,7 @@ def _accepted(token: LoginToken) -> Outcome:
 async def _accept(
     rt: Runtime, token: LoginToken, challenge: OpenChallenge, others: list[str]
 ) -> Outcome:
-    def settle(tx: Connection) -> bool:
+    def settle(tx: Session) -> bool:
         login_repo.give_back(tx, others)
         # Answered by another request first: this one stays a counted failure.
         answered = login_repo.answer(tx, challenge.id, token.serial, challenge.counter)
@@ -204,12 +201,12 @@ async def _accept(
             guard.count_answer(tx, token.phone, rt.traffic.clock())
         return answered
 
-    return _accepted(token) if await rt.db.write_sql(settle) else _reject(NO_MATCH)
+    return _accepted(token) if await rt.db.write(settle) else _reject(NO_MATCH)
 
 
 async def _give_back(rt: Runtime, serials: list[str]) -> None:
     if serials:
-        await rt.db.write_sql(lambda tx: login_repo.give_back(tx, serials))
+        await rt.db.write(lambda tx: login_repo.give_back(tx, serials))
 
 
 @dataclass
@@ -239,9 +236,7 @@ async def _pin_or_pin_otp(rt: Runtime, subject: _Subject, form: CheckIn) -> Outc
         keep = {*(t.serial for t, _ in guess.otp_wrong), *(t.serial for t in guess.pin_only)}
         await _give_back(rt, [s for s in serials if s not in keep])
     if guess.pin_only:
-        return await _start_challenges(
-            rt, guess.pin_only, "challenge", ip=subject.ip, give_back=True
-        )
+        return await _start_challenges(rt, subject, guess.pin_only, "challenge", give_back=True)
     if len(guess.otp_wrong) == 1 and _previous_otp(rt, *guess.otp_wrong[0]):
         return _reject(WRONG_OTP + PREVIOUS_OTP)
     return _reject(WRONG_OTP if guess.otp_wrong else WRONG_PIN)
@@ -252,7 +247,7 @@ async def _check_pin(rt: Runtime, subject: _Subject, form: CheckIn) -> _Guess:
     cleared_before = _cleared_before(rt, now)
     password = form.pass_
 
-    def reserve(tx: Connection) -> tuple[list[LoginToken], list[OpenChallenge], list[str]]:
+    def reserve(tx: Session) -> tuple[list[LoginToken], list[OpenChallenge], list[str]]:
         tokens = login_repo.reserve_attempts(
             tx, form.serial, form.user, form.realm, now, cleared_before
         )
@@ -261,7 +256,7 @@ async def _check_pin(rt: Runtime, subject: _Subject, form: CheckIn) -> _Guess:
         serials = [t.serial for t in tokens]
         return tokens, login_repo.open_challenges(tx, serials, now), serials
 
-    tokens, open_challenges, subject.serials = await rt.db.write_sql(reserve)
+    tokens, open_challenges, subject.serials = await rt.db.write(reserve)
     guess = _Guess(tokens)
     if not tokens:
         # Unknown user, or every token locked or disabled: one answer, decided before any
@@ -304,13 +299,18 @@ def _previous_otp(rt: Runtime, token: LoginToken, otp: str) -> bool:
 
 
 async def _start_challenges(
-    rt: Runtime, tokens: list[LoginToken], source: str, *, ip: str, give_back: bool = False
+    rt: Runtime,
+    subject: _Subject,
+    tokens: list[LoginToken],
+    source: str,
+    *,
+    give_back: bool = False,
 ) -> Outcome:
     config = await system_config.sms(rt)
     transaction_id = f"{secrets.randbelow(10**20):020d}"
     results = await asyncio.gather(
         *(
-            _challenge_one(rt, token, transaction_id, source, config, give_back, ip)
+            _challenge_one(rt, subject, token, transaction_id, source, config, give_back)
             for token in tokens
         )
     )
@@ -360,12 +360,12 @@ async def _start_challenges(
 
 async def _challenge_one(
     rt: Runtime,
+    subject: _Subject,
     token: LoginToken,
     transaction_id: str,
     source: str,
     config: system_config.SmsConfig,
     give_back: bool,
-    ip: str,
 ) -> bool | guard.Refused:
     """Pass traffic control, reserve a counter, store the challenge, send the OTP; undo the
     challenge if the send fails. A refusal by traffic control comes back, nothing written.
@@ -381,13 +381,13 @@ async def _challenge_one(
     who = token.username + "@" + token.realm if token.username else token.serial
     try:
         plan = await guard.plan(
-            rt, phone=token.phone, user=who, ip=ip, serial=token.serial,
+            rt, phone=token.phone, user=who, ip=subject.ip, serial=token.serial,
             transaction_id=transaction_id,
         )  # fmt: skip
     except guard.Refused as refused:
-        return await _refused(rt, token, ip, refused, give_back)
+        return await _refused(rt, subject, token, refused, give_back)
 
-    def open_challenge(tx: Connection) -> tuple[int, int, list[guard.Hit]]:
+    def open_challenge(tx: Session) -> tuple[int, int, list[guard.Hit]]:
         hits = plan.admit(tx)  # raises Refused: this transaction writes nothing
         if give_back:
             login_repo.give_back(tx, [token.serial])
@@ -405,11 +405,11 @@ async def _challenge_one(
         return challenge_id, counter, hits
 
     try:
-        challenge_id, counter, hits = await rt.db.write_sql(open_challenge)
+        challenge_id, counter, hits = await rt.db.write(open_challenge)
     except guard.Refused as refused:
-        return await _refused(rt, token, ip, refused, give_back)
+        return await _refused(rt, subject, token, refused, give_back)
     if hits:
-        await _settle_traffic(rt, token, ip, hits, None)
+        await _settle_traffic(rt, subject, token, hits, None)
     otp = hotp.hotp(_key(rt, token), counter, token.otplen)
     text = (
         config.text.replace("<otp>", otp)
@@ -427,27 +427,33 @@ async def _challenge_one(
         transaction_id=transaction_id,
     )
     try:
-        delivered = await dispatch.deliver(rt, outgoing)
+        message = await dispatch.deliver(rt, outgoing)
+        subject.messages.append(message)
+        delivered = bool(message["status"] == "sent")
     except NotFound:
         delivered = False  # the token's gateway was deleted
     if not delivered:
-        await rt.db.write_sql(lambda tx: login_repo.drop_challenge(tx, challenge_id))
+        await rt.db.write(lambda tx: login_repo.drop_challenge(tx, challenge_id))
     return delivered
 
 
 async def _refused(
-    rt: Runtime, token: LoginToken, ip: str, refused: guard.Refused, give_back: bool
+    rt: Runtime, subject: _Subject, token: LoginToken, refused: guard.Refused, give_back: bool
 ) -> guard.Refused:
     if give_back:
         await _give_back(rt, [token.serial])
-    await _settle_traffic(rt, token, ip, refused.hits, refused)
+    await _settle_traffic(rt, subject, token, refused.hits, refused)
     return refused
 
 
 async def _settle_traffic(
-    rt: Runtime, token: LoginToken, ip: str, hits: list[guard.Hit], refused: guard.Refused | None
+    rt: Runtime,
+    subject: _Subject,
+    token: LoginToken,
+    hits: list[guard.Hit],
+    refused: guard.Refused | None,
 ) -> None:
     await guard.settle(
-        rt, hits, refused, actor=token.username, client_ip=ip, serial=token.serial,
+        rt, hits, refused, actor=token.username, client_ip=subject.ip, serial=token.serial,
         user=token.username, realm=token.realm,
     )  # fmt: skip

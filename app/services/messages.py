@@ -8,8 +8,8 @@ from app.db import message_repo
 from app.errors import GatewayFailed
 from app.runtime import Runtime
 from app.schemas.sms import MessageOut, MessagePage, SmsIn
+from app.security.caller import Caller
 from app.services import dispatch
-from app.services.audit import Caller
 from app.services.paging import neighbours
 from app.services.phone import normalise
 from app.traffic.sms_send import check_send
@@ -40,8 +40,8 @@ async def page(
     page: int,
     pagesize: int,
 ) -> MessagePage:
-    async with rt.db.reading() as tx:
-        total, rows = await message_repo.page(
+    total, rows = await rt.db.read(
+        lambda tx: message_repo.page(
             tx,
             gateway=gateway,
             status=status,
@@ -50,6 +50,7 @@ async def page(
             offset=(page - 1) * pagesize,
             limit=pagesize,
         )
+    )
     following, previous = neighbours(total, page, pagesize)
     return MessagePage(
         messages=[dispatch.to_out(r.model_dump()) for r in rows],

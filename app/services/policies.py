@@ -11,12 +11,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from sqlalchemy.orm import Session
+
 from app.db import policy_repo, token_repo
 from app.db.tables import Policy
 from app.errors import NotAllowed, NotFound
 from app.runtime import Runtime
 from app.schemas.policy import PolicyIn, PolicyOut, as_list
-from app.services.audit import Caller, audited
+from app.security.caller import Caller
+from app.services.audit import audited_write
 
 # (realms, users) a policy is limited to; an empty set means every one.
 Rule = tuple[frozenset[str], frozenset[str]]
@@ -119,8 +122,7 @@ async def _policies(rt: Runtime) -> list[Policy]:
 
 
 async def _active(rt: Runtime) -> list[Policy]:
-    async with rt.db.reading() as tx:
-        return list(await policy_repo.active_admin_policies(tx))
+    return list(await rt.db.read(policy_repo.active_admin_policies))
 
 
 async def save(rt: Runtime, name: str, form: PolicyIn, caller: Caller) -> int:
@@ -134,15 +136,15 @@ async def save(rt: Runtime, name: str, form: PolicyIn, caller: Caller) -> int:
         active=form.active,
         priority=form.priority,
     )
-    async with audited(rt.db, caller, "policywrite", name) as tx:
-        policy_id = await policy_repo.upsert(tx, policy)
+    policy_id = await audited_write(
+        rt, caller, "policywrite", name, lambda tx: policy_repo.upsert(tx, policy)
+    )
     rt.policy_cache.clear()
     return policy_id
 
 
 async def listing(rt: Runtime, name: str | None = None) -> list[PolicyOut]:
-    async with rt.db.reading() as tx:
-        policies = await policy_repo.listing(tx, name)
+    policies = await rt.db.read(lambda tx: policy_repo.listing(tx, name))
     return [
         PolicyOut(
             name=p.name,
@@ -159,10 +161,13 @@ async def listing(rt: Runtime, name: str | None = None) -> list[PolicyOut]:
 
 
 async def delete(rt: Runtime, name: str, caller: Caller) -> int:
-    async with audited(rt.db, caller, "policydelete", name) as tx:
-        policy = await policy_repo.by_name(tx, name)
+    def remove(tx: Session) -> int:
+        policy = policy_repo.by_name(tx, name)
         if policy is None or policy.id is None:
             raise NotFound(f"The policy with name {name!r} does not exist")
-        await policy_repo.delete(tx, policy)
+        policy_repo.delete(tx, policy)
+        return policy.id
+
+    policy_id = await audited_write(rt, caller, "policydelete", name, remove)
     rt.policy_cache.clear()
-    return policy.id
+    return policy_id

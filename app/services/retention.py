@@ -44,7 +44,7 @@ async def purge(rt: Runtime, now: datetime | None = None) -> dict[str, int]:
     deleted: dict[str, int] = {}
     for table, before in cutoffs(rt, now or utcnow()).items():
         delete = functools.partial(retention_repo.delete_before, table=table, before=before)
-        deleted[table] = await rt.db.write_sql(delete)
+        deleted[table] = await rt.db.write(delete)
     return deleted
 
 

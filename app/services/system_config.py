@@ -10,8 +10,9 @@ from app.db import config_repo
 from app.errors import NotFound, ParameterError
 from app.runtime import Runtime
 from app.schemas.system import KNOWN_KEYS, SetConfigIn
+from app.security.caller import Caller
 from app.services import gateways
-from app.services.audit import Caller, audited_write
+from app.services.audit import audited_write
 
 DEFAULT_TIMEOUT = 300
 DEFAULT_TEXT = "<otp>"

@@ -20,9 +20,10 @@ from app.schemas.token import (
     TokenSelectIn,
 )
 from app.security import hotp
+from app.security.caller import Caller
 from app.security.passwords import hash_password
 from app.services import gateways, policies
-from app.services.audit import Caller, audited_write
+from app.services.audit import audited_write
 from app.services.enrolment_url import google_url
 from app.services.paging import neighbours
 from app.services.phone import normalise

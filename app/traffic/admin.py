@@ -12,8 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection, delete, select
 
 from app.db.tables import Gateway
-from app.errors import NotFound, ParameterError, SmsgwError
-from app.services.audit import Caller, note
+from app.errors import NotFound, ParameterError
+from app.security.caller import Caller
+from app.services.audit import audited_write
 from app.traffic import gateway_limits, repo
 from app.traffic.gateway_limits import LimitsIn, LimitsOut, default_limits
 from app.traffic.numbers import is_country
@@ -60,21 +61,18 @@ class PresetIn(BaseModel):
 async def _write(
     rt: Runtime, caller: Caller, action: str, target: str, work: Callable[[Connection], T]
 ) -> T:
-    """One write transaction, audited whether it works or not."""
-    try:
-        result = await rt.db.write_sql(work)
-    except SmsgwError as exc:
-        await note(rt, action=action, success=False, actor=caller.name, target=target,
-                   client_ip=caller.ip, info=exc.message[:500])  # fmt: skip
-        raise
+    """One write transaction with its audit row; a refusal is audited after it."""
+    result = await audited_write(rt, caller, action, target, lambda tx: work(tx.connection()))
     rt.traffic.changed()
-    await note(rt, action=action, success=True, actor=caller.name, target=target,
-               client_ip=caller.ip)  # fmt: skip
     return result
 
 
+async def _read(rt: Runtime, work: Callable[[Connection], T]) -> T:
+    return await rt.db.read(lambda tx: work(tx.connection()))
+
+
 async def rules(rt: Runtime) -> list[RuleOut]:
-    stored = await rt.db.read_sql(lambda tx: repo.load_policy(tx)[0])
+    stored = await _read(rt, lambda tx: repo.load_policy(tx)[0])
     return merged_rules(stored)
 
 
@@ -105,7 +103,7 @@ async def delete_rule(rt: Runtime, name: str, caller: Caller) -> int:
 
 
 async def countries(rt: Runtime) -> list[CountryIn]:
-    policy = await rt.db.read_sql(lambda tx: repo.load_policy(tx)[1])
+    policy = await _read(rt, lambda tx: repo.load_policy(tx)[1])
     return sorted(policy.countries.values(), key=lambda c: c.code)
 
 
@@ -136,7 +134,7 @@ async def delete_country(rt: Runtime, code: str, caller: Caller) -> int:
 
 
 async def safe_list(rt: Runtime) -> list[SafeIn]:
-    return await rt.db.read_sql(repo.safe_list)
+    return await _read(rt, repo.safe_list)
 
 
 async def save_safe(rt: Runtime, entry: SafeIn, caller: Caller) -> str:
@@ -155,7 +153,7 @@ async def delete_safe(rt: Runtime, entry: str, caller: Caller) -> int:
 
 
 async def settings(rt: Runtime) -> TrafficSettingsIn:
-    return await rt.db.read_sql(lambda tx: repo.load_policy(tx)[1].settings)
+    return await _read(rt, lambda tx: repo.load_policy(tx)[1].settings)
 
 
 async def save_settings(rt: Runtime, form: TrafficSettingsIn, caller: Caller) -> TrafficSettingsIn:
@@ -171,13 +169,13 @@ async def counters(
     rt: Runtime, rule: str | None, subject: str | None, limit: int
 ) -> list[CounterOut]:
     now = rt.traffic.clock()
-    rows = await rt.db.read_sql(lambda tx: repo.counters(tx, now, rule, subject, limit))
+    rows = await _read(rt, lambda tx: repo.counters(tx, now, rule, subject, limit))
     return [_counter(r) for r in rows]
 
 
 async def blocks(rt: Runtime) -> list[CounterOut]:
     now = rt.traffic.clock()
-    return [_counter(r) for r in await rt.db.read_sql(lambda tx: repo.blocks(tx, now))]
+    return [_counter(r) for r in await _read(rt, lambda tx: repo.blocks(tx, now))]
 
 
 async def lift(rt: Runtime, rule: str, subject: str, caller: Caller) -> int:
@@ -223,7 +221,7 @@ async def gateway_limits_list(rt: Runtime, gateway: str | None = None) -> list[L
         gateways = tx.execute(select(GATEWAY.c.name, GATEWAY.c.module).order_by(GATEWAY.c.name))
         return [_limits_out(tx, name, module, now) for name, module in gateways]
 
-    return await rt.db.read_sql(read)
+    return await _read(rt, read)
 
 
 async def save_gateway_limits(rt: Runtime, name: str, form: LimitsIn, caller: Caller) -> LimitsOut:

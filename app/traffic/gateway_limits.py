@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection, bindparam, case, select, update
+from sqlalchemy.orm import Session
 
 from app.schemas.types import WholeNumber
 from app.traffic.repo import LIMIT, _dialect_insert
@@ -138,9 +139,15 @@ def reserve(
     )
 
 
+def _reserve_on(
+    session: Session, *, gateway: str, now: float, max_wait: float, counted: bool
+) -> float:
+    return reserve(session.connection(), gateway, now, max_wait, counted=counted)
+
+
 async def limits_for(rt: Runtime, config: GatewayConfig) -> Limits:
     async def load() -> Limits:
-        row = await rt.db.read_sql(
+        row = await rt.db.read(
             lambda tx: tx.execute(select(LIMIT).where(L.gateway == config.name)).first()
         )
         if row is None:
@@ -204,8 +211,9 @@ async def _take_slot(rt: Runtime, gateway: str, limits: Limits, deadline: float)
     while True:
         remaining = max(0.0, deadline - loop.time())
         now = rt.traffic.clock()
-        wait = await rt.db.write_sql(partial(reserve, gateway=gateway, now=now,
-                                             max_wait=remaining, counted=counted))  # fmt: skip
+        wait = await rt.db.write(
+            partial(_reserve_on, gateway=gateway, now=now, max_wait=remaining, counted=counted)
+        )
         counted = False
         if wait > 0:
             await asyncio.sleep(wait)  # our own slot: the wait, not a poll

@@ -17,9 +17,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy import Connection, and_, select
+from sqlalchemy.orm import Session
 
 from app.db.tables import Challenge
-from app.services.audit import note
+from app.services.audit import entry, note
 from app.traffic import repo
 from app.traffic.numbers import InvalidNumber, NumberFacts, facts
 from app.traffic.settings import Policy
@@ -77,8 +78,9 @@ class Plan:
     cooldown: repo.Bump | None = None
     purge: bool = False  # also delete ended counters: one check a minute per process does
 
-    def admit(self, tx: Connection) -> list[Hit]:
+    def admit(self, session: Session) -> list[Hit]:
         """Move every counter (one statement); raise Refused if an enforced rule blocks."""
+        tx = session.connection()
         if self.purge:
             repo.purge(tx, self.now)
         counts = repo.count(tx, self.bumps, self.now)
@@ -252,19 +254,14 @@ async def settle(rt: Runtime, hits: list[Hit], refused: Refused | None, **who: s
                     tx, trip.rule, trip.subject, now=now, until=trip.until, strikes=trip.strikes
                 )
 
-        await rt.db.write_sql(write)
+        await rt.db.write(lambda session: write(session.connection()))
     for hit in hits:
         blocked = hit.mode == "enforce"
         log.warning("traffic rule %s %s %s: %s", hit.rule, "blocked" if blocked else "noted",
                     hit.subject, hit.reason)  # fmt: skip
-        await note(
-            rt,
-            action="traffic_block" if blocked else "traffic_monitor",
-            success=not blocked,
-            target=hit.rule,
-            info=f"{hit.subject}: {hit.reason}",
-            **who,
-        )
+        action = "traffic_block" if blocked else "traffic_monitor"
+        info = f"{hit.subject}: {hit.reason}"
+        await note(rt, entry(action=action, success=not blocked, target=hit.rule, info=info, **who))
 
 
 def answered_keys(phone: str) -> list[tuple[str, str]]:
@@ -276,8 +273,8 @@ def answered_keys(phone: str) -> list[tuple[str, str]]:
     return [("conversion_prefix", number.prefix), ("conversion_country", number.country)]
 
 
-def count_answer(tx: Connection, phone: str, now: float | None = None) -> None:
+def count_answer(tx: Session, phone: str, now: float | None = None) -> None:
     """One more answered challenge for the number's prefix and country (one statement)."""
     keys = answered_keys(phone)
     if keys:
-        repo.count_answer(tx, keys, time.time() if now is None else now)
+        repo.count_answer(tx.connection(), keys, time.time() if now is None else now)

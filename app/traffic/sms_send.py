@@ -26,7 +26,7 @@ async def check_send(rt: Runtime, phone: str, caller: str, ip: str) -> None:
     who = {"actor": caller, "client_ip": ip}
     try:
         planned = await plan(rt, phone=phone, user=caller, ip=ip, for_challenge=False)
-        hits = await rt.db.write_sql(planned.admit)
+        hits = await rt.db.write(planned.admit)
     except Refused as refused:
         await settle(rt, refused.hits, refused, **who)
         raise SendBlocked(refused.message.replace("The SMS was not sent", "Not sent")) from None

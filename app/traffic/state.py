@@ -36,7 +36,7 @@ class Traffic:
         return (await self._policy.get("policy", self._load))[0]
 
     async def _load(self) -> tuple[list[RuleIn], Policy]:
-        return await self.db.read_sql(repo.load_policy)
+        return await self.db.read(lambda tx: repo.load_policy(tx.connection()))
 
     def changed(self) -> None:
         """This process wrote the rules: use them at once (others within the cache time)."""

@@ -3,8 +3,6 @@ as it arrived at the sink."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -74,13 +72,3 @@ def real_hashes(verified: list[str]) -> list[str]:
 async def token_row(api: Any, serial: str) -> dict[str, Any]:
     [token] = (await api.value("/token/", params={"serial": serial}))["tokens"]
     return dict(token)
-
-
-async def eventually(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Wait for a condition, never for the clock."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)

@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest_asyncio
 
+from app.security.caller import Caller
 from app.security.tokens import TokenIssuer
 from app.services import admins
-from app.services.audit import Caller
 from tests.conftest import ADMIN, Api
 
 

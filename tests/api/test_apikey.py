@@ -9,8 +9,8 @@ from sqlalchemy import delete, select
 
 from app.db.tables import ApiKey
 from app.errors import ParameterError
+from app.security.caller import Caller
 from app.services import admins
-from app.services.audit import Caller
 from tests.conftest import ADMIN
 
 SEND = {"gateway": "gw1", "phone": "+491701234567", "message": "hello"}
@@ -34,8 +34,7 @@ def basic(name: str, key: str) -> str:
 
 
 async def stored_keys(runtime) -> list[ApiKey]:
-    async with runtime.db.reading() as tx:
-        return list((await tx.execute(select(ApiKey))).scalars().all())
+    return await runtime.db.read(lambda tx: list(tx.execute(select(ApiKey)).scalars().all()))
 
 
 async def test_create_shows_the_key_once_and_stores_only_a_keyed_hash(admin_api, runtime):
@@ -138,8 +137,8 @@ async def test_a_key_revoked_by_another_node_is_refused_at_the_next_request(
     assert (
         await anonymous_api.client.post("/sms/send", json=SEND, headers=headers)
     ).status_code == 200
-    async with runtime.db.transaction() as tx:  # as another node's DELETE /apikey would
-        await tx.execute(delete(ApiKey))
+    # as another node's DELETE /apikey would
+    await runtime.db.write(lambda tx: tx.execute(delete(ApiKey)))
     reply = await anonymous_api.client.post("/sms/send", json=SEND, headers=headers)
     assert reply.status_code == 401
 
@@ -177,10 +176,10 @@ async def test_bad_input_is_a_400_naming_the_field_and_nothing_is_stored(
     assert await stored_keys(runtime) == []
 
 
-async def test_a_taken_name_is_a_400_and_the_first_key_stays(admin_api, anonymous_api):
+async def test_a_taken_name_is_a_409_and_the_first_key_stays(admin_api, anonymous_api):
     key = await new_key(admin_api, "pi", ["smsgateway_read"])
     error = await admin_api.post_error(
-        "/apikey", {"name": "pi", "actions": ["sms_send"]}, status=400
+        "/apikey", {"name": "pi", "actions": ["sms_send"]}, status=409
     )
     assert "name" in error["message"]
     reply = await anonymous_api.client.get("/smsgateway/", headers={"Authorization": key})
@@ -217,7 +216,7 @@ async def test_apikey_read_lists_without_write(admin_api, anonymous_api):
 
 async def test_a_key_cannot_take_an_admins_name_nor_an_admin_a_keys(admin_api, runtime):
     error = await admin_api.post_error(
-        "/apikey", {"name": ADMIN, "actions": ["sms_send"]}, status=400, code=905
+        "/apikey", {"name": ADMIN, "actions": ["sms_send"]}, status=409, code=905
     )
     assert "name" in error["message"] and "admin" in error["message"]
     await new_key(admin_api, "svc")

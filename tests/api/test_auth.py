@@ -134,8 +134,7 @@ async def test_repeated_failures_lock_the_user_out_even_with_the_right_password(
     )
     assert "try again" in error["message"]
     # The lock lives in the database, so every worker and host sees it.
-    async with runtime.db.reading() as tx:
-        lock = (await tx.execute(select(LoginFailure))).scalar_one()
+    lock = await runtime.db.read(lambda tx: tx.execute(select(LoginFailure)).scalar_one())
     assert lock.username == ADMIN and lock.locked_until is not None
 
 
@@ -226,8 +225,7 @@ async def test_a_lock_out_ends_after_its_time(anonymous_api, runtime):
         )
     await anonymous_api.post_error("/auth", {"username": ADMIN, "password": PASSWORD}, status=429)
     past = utcnow() - timedelta(seconds=runtime.settings.login_lockout_seconds + 1)
-    async with runtime.db.transaction() as tx:
-        await tx.execute(update(LoginFailure).values(last_failure=past))
+    await runtime.db.write(lambda tx: tx.execute(update(LoginFailure).values(last_failure=past)))
     await anonymous_api.login()
 
 

@@ -16,14 +16,13 @@ CENSORED = "__CENSORED__"
 
 
 async def stored(runtime) -> dict[str, GatewayOption]:
-    async with runtime.db.reading() as tx:
-        rows = (await tx.execute(select(GatewayOption))).scalars().all()
+    rows = await runtime.db.read(lambda tx: tx.execute(select(GatewayOption)).scalars().all())
     return {f"{r.kind}.{r.key}": r for r in rows}
 
 
 async def stored_module(runtime, name: str = "gw1") -> str:
-    async with runtime.db.reading() as tx:
-        gateway = (await tx.execute(select(Gateway).where(Gateway.name == name))).scalar_one()
+    query = select(Gateway).where(Gateway.name == name)
+    gateway = await runtime.db.read(lambda tx: tx.execute(query).scalar_one())
     return gateway.module
 
 

@@ -10,9 +10,9 @@ from cryptography.fernet import Fernet
 from sqlalchemy import select
 
 from app.db.tables import GatewayOption, Token
+from app.security.caller import Caller
 from app.security.secret_box import SecretBox, SecretUnreadable
 from app.services import key_rotation
-from app.services.audit import Caller
 from tests.api.sms_login import PHONE, check, enrol, gateway_to_sink, last_otp
 
 
@@ -40,10 +40,11 @@ def new_key() -> bytes:
 
 
 async def sealed_values(runtime) -> list[str]:
-    async with runtime.db.reading() as tx:
-        options = (await tx.execute(select(GatewayOption.value).where(GatewayOption.secret))).all()
-        seeds = (await tx.execute(select(Token.otpkey))).all()
-    return [row[0] for row in [*options, *seeds]]
+    def read(tx):
+        options = tx.execute(select(GatewayOption.value).where(GatewayOption.secret)).all()
+        return [row[0] for row in [*options, *tx.execute(select(Token.otpkey)).all()]]
+
+    return await runtime.db.read(read)
 
 
 async def gateway_with_password(admin_api, http_sink) -> None:

@@ -9,8 +9,8 @@ import pytest
 import pytest_asyncio
 
 from app.db import token_repo
+from app.security.caller import Caller
 from app.services import admins
-from app.services.audit import Caller
 from tests.api.sms_login import PHONE, gateway_to_sink
 from tests.conftest import ADMIN, Api
 

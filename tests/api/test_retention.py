@@ -13,7 +13,8 @@ from app.services import retention
 
 async def _seed(runtime, age: timedelta, tag: str) -> None:
     at = utcnow() - age
-    async with runtime.db.transaction() as tx:
+
+    def add(tx):
         tx.add(AuditEntry(ts=at, action="test", info=tag))
         tx.add(MessageLog(created_at=at, gateway="gw", phone="+49***", status="sent", error=tag))
         tx.add(LoginFailure(username=f"nobody-{tag}", failures=1, last_failure=at))
@@ -21,10 +22,12 @@ async def _seed(runtime, age: timedelta, tag: str) -> None:
             Challenge(transaction_id=tag, serial="PISM1", counter=0, created_at=at, expires_at=at)
         )
 
+    await runtime.db.write(add)
+
 
 async def _left(runtime) -> dict[str, int]:
-    counts = {}
-    async with runtime.db.reading() as tx:
+    def count(tx):
+        counts = {}
         for name, model in (
             ("audit", AuditEntry),
             ("message", MessageLog),
@@ -34,8 +37,10 @@ async def _left(runtime) -> dict[str, int]:
             query = select(func.count()).select_from(model)
             if model is AuditEntry:
                 query = query.where(AuditEntry.action == "test")
-            counts[name] = int((await tx.execute(query)).scalar_one())
-    return counts
+            counts[name] = int(tx.execute(query).scalar_one())
+        return counts
+
+    return await runtime.db.read(count)
 
 
 async def test_rows_past_their_retention_are_purged_and_fresh_ones_stay(runtime):

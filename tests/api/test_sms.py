@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from app.db.tables import MessageLog
+from tests.waiting import eventually
 
 
 async def make_gateway(api, sink, name: str = "gw1", **options: str) -> int:
@@ -97,8 +98,7 @@ async def test_the_log_never_holds_the_message_text(admin_api, http_sink, runtim
     await admin_api.post(
         "/sms/send", {"gateway": "gw1", "phone": "+491701234567", "message": "canary-774411"}
     )
-    async with runtime.db.reading() as tx:
-        rows = (await tx.execute(select(MessageLog))).scalars().all()
+    rows = await runtime.db.read(lambda tx: tx.execute(select(MessageLog)).scalars().all())
     assert len(rows) == 1
     assert "canary-774411" not in repr(rows[0].model_dump())
     assert "1701234" not in rows[0].phone
@@ -151,12 +151,13 @@ async def test_updating_or_deleting_a_gateway_while_sends_are_in_flight_does_not
     admin_api, http_sink
 ):
     await make_gateway(admin_api, http_sink)
-    http_sink.delay = 0.3
+    http_sink.gate = asyncio.Event()
     body = {"gateway": "gw1", "phone": "+491701234567", "message": "x"}
     in_flight = [asyncio.create_task(admin_api.post("/sms/send", body)) for _ in range(5)]
-    await asyncio.sleep(0.1)
+    await eventually(lambda: http_sink.in_flight == 5)
     await make_gateway(admin_api, http_sink, TIMEOUT="7")  # update: a new provider instance
     await admin_api.delete("/smsgateway/gw1")
+    http_sink.gate.set()
     results = await asyncio.gather(*in_flight)
     assert [r["status"] for r in results] == ["sent"] * 5
     await admin_api.post_error("/sms/send", body, status=404)

@@ -134,8 +134,7 @@ async def test_deleting_a_required_option_is_refused_and_keeps_it(admin_api):
 
 
 async def stored_rows(runtime) -> dict[str, GatewayOption]:
-    async with runtime.db.reading() as tx:
-        rows = (await tx.execute(select(GatewayOption))).scalars().all()
+    rows = await runtime.db.read(lambda tx: tx.execute(select(GatewayOption)).scalars().all())
     return {f"{r.kind}.{r.key}": r for r in rows}
 
 
@@ -330,8 +329,8 @@ async def test_writes_are_audited_with_who_what_and_success(admin_api, runtime):
     await admin_api.post("/smsgateway", gateway())
     await admin_api.post_error("/smsgateway", gateway(**{"option.URL": "bad"}), status=400)
     await admin_api.delete("/smsgateway/gw1")
-    async with runtime.db.reading() as tx:
-        rows = (await tx.execute(select(AuditEntry).order_by(AuditEntry.id))).scalars().all()
+    query = select(AuditEntry).order_by(AuditEntry.id)
+    rows = await runtime.db.read(lambda tx: tx.execute(query).scalars().all())
     writes = [
         (r.actor, r.action, r.target, r.success) for r in rows if r.action.startswith("smsgateway")
     ]

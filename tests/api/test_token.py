@@ -64,8 +64,8 @@ async def test_json_maxfail_must_be_a_number_as_the_document_says(admin_api):
 
 async def test_the_seed_is_encrypted_and_the_pin_hashed(admin_api, runtime):
     serial = await enrol(admin_api, pin="s3cret-pin")
-    async with runtime.db.reading() as tx:
-        token = (await tx.execute(select(Token).where(Token.serial == serial))).scalar_one()
+    query = select(Token).where(Token.serial == serial)
+    token = await runtime.db.read(lambda tx: tx.execute(query).scalar_one())
     assert "s3cret-pin" not in token.pin_hash and token.pin_hash.startswith("$argon2id$")
     assert len(bytes.fromhex(runtime.box.open(token.otpkey))) == 20
     assert token.otpkey != runtime.box.open(token.otpkey)
@@ -120,8 +120,8 @@ async def test_init_answers_privacyideas_googleurl_with_the_seed_and_a_qr_code(a
     )
     serial = answer["detail"]["serial"]
     googleurl = answer["detail"]["googleurl"]
-    async with runtime.db.reading() as tx:
-        token = (await tx.execute(select(Token).where(Token.serial == serial))).scalar_one()
+    query = select(Token).where(Token.serial == serial)
+    token = await runtime.db.read(lambda tx: tx.execute(query).scalar_one())
     secret = base64.b32encode(bytes.fromhex(runtime.box.open(token.otpkey))).decode().rstrip("=")
     assert googleurl["value"] == (
         f"otpauth://sms/{serial}?secret={secret}&digits=8&creator=smsgw&issuer=smsgw"

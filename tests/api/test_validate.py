@@ -117,8 +117,7 @@ async def test_gateway_failure_rejects_without_transaction_and_logs_a_failed_row
     assert "transaction_id" not in answer["detail"]
     [token] = (await admin_api.value("/token/", params={"serial": alice}))["tokens"]
     assert token["failcount"] == 0
-    async with runtime.db.reading() as tx:
-        rows = (await tx.execute(select(MessageLog))).scalars().all()
+    rows = await runtime.db.read(lambda tx: tx.execute(select(MessageLog)).scalars().all())
     assert [(r.status, r.source, r.serial) for r in rows] == [("failed", "challenge", alice)]
 
 
@@ -128,9 +127,12 @@ async def test_an_expired_challenge_is_refused(admin_api, http_sink, alice):
     from app.db.tables import Challenge
 
     runtime = admin_api.client._transport.app.state.runtime  # type: ignore[attr-defined]
-    async with runtime.db.transaction() as tx:
-        for row in (await tx.execute(select(Challenge))).scalars():
+
+    def expire(tx):
+        for row in tx.execute(select(Challenge)).scalars():
             row.expires_at = row.created_at
+
+    await runtime.db.write(expire)
     body = {
         "user": "alice",
         "realm": "corp",
@@ -292,18 +294,8 @@ async def test_logins_are_audited_without_pin_or_otp(admin_api, http_sink, alice
         **{"pass": otp},
     )
     await check(admin_api, user="alice", realm="corp", **{"pass": "9876"})
-    async with runtime.db.reading() as tx:
-        rows = (
-            (
-                await tx.execute(
-                    select(AuditEntry)
-                    .where(AuditEntry.action == "validate_check")
-                    .order_by(AuditEntry.id)
-                )
-            )
-            .scalars()
-            .all()
-        )
+    query = select(AuditEntry).where(AuditEntry.action == "validate_check").order_by(AuditEntry.id)
+    rows = await runtime.db.read(lambda tx: tx.execute(query).scalars().all())
     assert [r.target for r in rows] == ["CHALLENGE", "ACCEPT", "REJECT"]
     assert all(r.serial == alice and r.user == "alice" and r.realm == "corp" for r in rows)
     assert all(r.client_ip == "127.0.0.9" for r in rows)

@@ -14,12 +14,12 @@ from tests.api.sms_login import (
     check,
     count_hashes,
     enrol,
-    eventually,
     gateway_to_sink,
     last_otp,
     real_hashes,
     token_row,
 )
+from tests.waiting import eventually
 
 ALICE = {"user": "alice", "realm": "corp"}
 
@@ -175,8 +175,8 @@ async def test_the_fail_counter_clears_after_the_timeout(admin_api, http_sink, r
     assert http_sink.requests == []
     timeout = runtime.settings.failcounter_clear_seconds
     assert timeout == 300  # the default, as privacyIDEA's failcounter_clear_timeout
-    async with runtime.db.transaction() as tx:
-        await tx.execute(update(Token).values(last_fail=utcnow() - timedelta(seconds=timeout + 1)))
+    long_ago = utcnow() - timedelta(seconds=timeout + 1)
+    await runtime.db.write(lambda tx: tx.execute(update(Token).values(last_fail=long_ago)))
     started = await check(admin_api, **ALICE, **{"pass": "1234"})
     assert started["result"]["authentication"] == "CHALLENGE"
     assert (await token_row(admin_api, serial))["failcount"] == 0
@@ -186,8 +186,8 @@ async def test_a_failure_within_the_timeout_keeps_counting(admin_api, http_sink,
     await gateway_to_sink(admin_api, http_sink)
     serial = await enrol(admin_api, maxfail=3)
     await check(admin_api, **ALICE, **{"pass": "0000"})
-    async with runtime.db.transaction() as tx:
-        await tx.execute(update(Token).values(last_fail=utcnow() - timedelta(seconds=299)))
+    recently = utcnow() - timedelta(seconds=299)
+    await runtime.db.write(lambda tx: tx.execute(update(Token).values(last_fail=recently)))
     await check(admin_api, **ALICE, **{"pass": "0000"})
     assert (await token_row(admin_api, serial))["failcount"] == 2
 

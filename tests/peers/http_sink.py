@@ -33,6 +33,8 @@ class HttpSink:
     url: str = ""
     count: int = 0
     record: bool = True
+    # Set to hold every request until it is set: tests then see what is in flight at once.
+    gate: asyncio.Event | None = None
     in_flight: int = 0
     max_in_flight: int = 0
     _runner: web.AppRunner | None = None
@@ -72,8 +74,15 @@ class HttpSink:
                     request.transport.get_extra_info("peername") if request.transport else None,
                 )
             )
-        if self.delay:
-            await asyncio.sleep(self.delay)
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if self.gate is not None:
+                await self.gate.wait()
+            if self.delay:
+                await asyncio.sleep(self.delay)
+        finally:
+            self.in_flight -= 1
         if self.close_connection:
             assert request.transport is not None
             request.transport.close()

@@ -23,7 +23,7 @@ from providers.base import (
 from providers.gsm_modem import GsmModemOptions, GsmModemProvider
 from providers.registry import OptionsInvalid, registry
 from tests.peers.modem_emulator import ModemEmulator, Sent
-from tests.peers.waiting import eventually
+from tests.waiting import eventually
 
 NAME = "providers.gsm_modem.GsmModemProvider"
 PHONE = "+491701234567"

@@ -25,7 +25,7 @@ from providers.base import (
 )
 from providers.registry import OptionsInvalid, registry
 from providers.script import ScriptProvider
-from tests.peers.waiting import eventually
+from tests.waiting import eventually
 
 NAME = "providers.script.ScriptProvider"
 ALIAS = "privacyidea.lib.smsprovider.ScriptSMSProvider.ScriptSMSProvider"

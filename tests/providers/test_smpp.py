@@ -23,7 +23,7 @@ from providers.registry import OptionsInvalid, registry
 from providers.smpp import SmppProvider
 from tests.peers.ports import free_port
 from tests.peers.smpp_server import SmppServer
-from tests.peers.waiting import eventually
+from tests.waiting import eventually
 
 NAME = "providers.smpp.SmppProvider"
 ARABIC_INDIC = "".join(chr(0x0660 + int(d)) for d in "491701234567")

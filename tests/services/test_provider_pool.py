@@ -10,7 +10,7 @@ import pytest
 
 from app.services.provider_pool import GatewayConfig, ProviderPool
 from providers.base import ProviderContext
-from tests.peers.waiting import eventually
+from tests.waiting import eventually
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 

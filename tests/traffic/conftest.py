@@ -35,7 +35,7 @@ def _as_shipped(tx: Connection) -> None:
 @pytest_asyncio.fixture(loop_scope="session")
 async def defaults(runtime: Runtime) -> Runtime:
     """Every default rule on: no stored rule or setting."""
-    await runtime.db.write_sql(_as_shipped)
+    await runtime.db.write(lambda tx: _as_shipped(tx.connection()))
     runtime.traffic.changed()
     return runtime
 

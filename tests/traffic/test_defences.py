@@ -257,7 +257,7 @@ async def test_counters_whose_window_ended_are_purged(
     clock.advance(86400 + 1)
     runtime.traffic._next_purge = 0.0  # this process's minute has come
     await _login(admin_api, "bob")
-    rows = await runtime.db.read_sql(
+    rows = await runtime.db.read(
         lambda tx: tx.execute(select(COUNTER.c.subject).distinct()).scalars().all()
     )
     assert PHONE not in rows and "+4915123456789" in rows
