@@ -55,14 +55,6 @@ class HttpSink:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
         self.count += 1
-        self.in_flight += 1
-        self.max_in_flight = max(self.max_in_flight, self.in_flight)
-        try:
-            return await self._answer(request, body)
-        finally:
-            self.in_flight -= 1
-
-    async def _answer(self, request: web.Request, body: bytes) -> web.StreamResponse:
         if self.record:
             self.requests.append(
                 Received(

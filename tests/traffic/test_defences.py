@@ -226,8 +226,8 @@ async def test_a_stored_number_that_no_longer_parses_is_refused_clearly(
 ):
     await gateway_to_sink(admin_api, http_sink)
     serial = await enrol(admin_api)
-    async with runtime.db.transaction() as tx:
-        await tx.execute(update(Token).where(Token.serial == serial).values(phone="+999123456789"))
+    stale = update(Token).where(Token.serial == serial).values(phone="+999123456789")
+    await runtime.db.write(lambda tx: tx.execute(stale))
     answer = await _login(admin_api)
     assert answer["result"]["authentication"] == "REJECT"
     assert "not a valid phone number" in answer["detail"]["message"]
