@@ -30,6 +30,10 @@ from app.api.body import BodyMiddleware
 from app.api.docs import install_docs
 from app.api.envelope import install_handlers
 from app.db.engine import connect
+from app.delivery.group import GroupCommit
+from app.delivery.node import Node
+from app.delivery.ownership import Ownership, device_locks
+from app.delivery.sender import Sender
 from app.migrations import upgrade
 from app.openapi import install_openapi
 from app.runtime import Runtime
@@ -73,7 +77,19 @@ async def prepare(settings: Settings) -> Runtime:
     return runtime
 
 
+def start_sender(runtime: Runtime) -> None:
+    runtime.delivery.ownership = Ownership(runtime, device_locks(runtime.db))
+    runtime.delivery.ownership.start()
+    runtime.delivery.sender = Sender(runtime)
+    runtime.delivery.sender.start()
+
+
 async def close(runtime: Runtime) -> None:
+    if runtime.delivery.sender is not None:
+        await runtime.delivery.sender.stop()
+    if runtime.delivery.ownership is not None:
+        await runtime.delivery.ownership.stop()
+    await runtime.delivery.group.aclose()
     await runtime.journal.aclose()
     await runtime.pool.aclose()
     await runtime.db.dispose()
@@ -105,6 +121,12 @@ def build_runtime(settings: Settings) -> Runtime:
         traffic=Traffic(db, settings.cache_seconds),
         admin_cache=TtlCache(settings.cache_seconds),
         apikey_pepper=keys.apikey_pepper(settings.data_dir, pepper),
+        delivery=Node(
+            group=GroupCommit(db),
+            lease_seconds=settings.delivery_lease_seconds,
+            concurrency=settings.delivery_concurrency,
+            poll_seconds=settings.delivery_poll_seconds,
+        ),
     )
 
 
@@ -116,6 +138,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runtime = await prepare(settings)
         app.state.runtime = runtime
         purger = asyncio.create_task(retention.keep_purging(runtime), name="smsgw-purge")
+        if settings.delivery_sender:
+            start_sender(runtime)
         try:
             yield
         finally:

@@ -24,10 +24,13 @@ def install_openapi(app: FastAPI) -> None:
             routes=app.routes,
             tags=app.openapi_tags,
         )
-        # Validation errors are answered as 400 envelopes, never FastAPI's 422.
+        # Validation errors are answered as 400 envelopes, never FastAPI's 422 (a 422 an
+        # operation documents itself, such as a reused Idempotency-Key, stays).
         for path in schema.get("paths", {}).values():
             for operation in path.values():
-                operation.get("responses", {}).pop("422", None)
+                responses = operation.get("responses", {})
+                if "HTTPValidationError" in str(responses.get("422", "")):
+                    responses.pop("422")
         _add_security(schema)
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         for name in ("HTTPValidationError", "ValidationError"):

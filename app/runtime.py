@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from app.db.engine import Database
 from app.db.tables import Policy
+from app.delivery.node import Node
 from app.security.secret_box import SecretBox
 from app.security.tokens import TokenIssuer
 from app.services.batch_writer import BatchWriter
@@ -32,3 +33,4 @@ class Runtime:
     traffic: Traffic  # limits and pumping defences
     admin_cache: TtlCache[str, int | None]  # admin name -> token generation (None: deleted)
     apikey_pepper: bytes  # the key of the HMAC under which API keys are stored
+    delivery: Node  # this process in the delivery cluster

@@ -60,6 +60,21 @@ class Settings(BaseSettings):
         False,
         description="Keep each worker of `smsgw serve --workers` on its own share of the cores",
     )
+    delivery_sender: bool = Field(
+        True, description="Send queued messages from this process (off: admit only)"
+    )
+    delivery_concurrency: int = Field(
+        200, gt=0, description="Messages one process sends from the outbox at once"
+    )
+    delivery_lease_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="How long a process holds a message it sends; after that another "
+        "process takes it over. Longer than every gateway's TIMEOUT",
+    )
+    delivery_poll_seconds: float = Field(
+        1.0, gt=0, description="How often an idle sender looks for due messages anyway"
+    )
     login_max_failures: int = Field(5, gt=0, description="Failed logins before a lock-out")
     login_lockout_seconds: int = Field(
         300,

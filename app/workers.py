@@ -76,20 +76,22 @@ def _hooks(workers: int, pin: bool) -> dict[str, Any]:
         taken = {getattr(w, "smsgw_number", None) for w in server.WORKERS.values()}
         worker.smsgw_number = next(n for n in range(workers + 1) if n not in taken)
 
-    def post_fork(_server: Arbiter, worker: GunicornWorker) -> None:
-        _exit_with_parent()
+    def post_fork(server: Arbiter, worker: GunicornWorker) -> None:
+        _exit_with_parent(server.pid)
         if pin:
             os.sched_setaffinity(0, share_of_cores(worker.smsgw_number % workers, workers, usable))
 
     return {"pre_fork": pre_fork, "post_fork": post_fork}
 
 
-def _exit_with_parent() -> None:
+def _exit_with_parent(parent: int) -> None:
     """Have the kernel send SIGTERM to this worker when the parent dies, even by SIGKILL."""
     try:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
     except (OSError, AttributeError):
         return
+    if os.getppid() != parent:  # it died before the kernel was told: nobody will signal
+        os._exit(0)
 
 
 def serve(host: str, port: int, workers: int, log_config: dict[str, Any]) -> int:

@@ -87,7 +87,9 @@ def sink_process(delay: float, record: bool = False) -> Iterator[str]:
 
 
 @contextmanager
-def service_process(database_url: str | None = None, workers: int = 1) -> Iterator[str]:
+def service_process(
+    database_url: str | None = None, workers: int = 1, extra_env: dict[str, str] | None = None
+) -> Iterator[str]:
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="smsgw-bench-") as data_dir:
         env = {
@@ -96,6 +98,7 @@ def service_process(database_url: str | None = None, workers: int = 1) -> Iterat
             "SMSGW_ADMIN_USER": ADMIN,
             "SMSGW_ADMIN_PASSWORD": PASSWORD,
             "SMSGW_LOG_LEVEL": "WARNING",
+            **(extra_env or {}),
         }
         if database_url:
             env["SMSGW_DATABASE_URL"] = database_url
@@ -257,6 +260,7 @@ async def drive(
     bodies: Sequence[Any],
     concurrency: int,
     ramp: float = 0.0,
+    ok_statuses: tuple[int, ...] = (200,),
 ) -> tuple[Run, list[Any]]:
     """Send every body with at most `concurrency` in flight; collect latencies and answers.
 
@@ -294,7 +298,7 @@ async def drive(
                 latencies.append(finished - started)
                 finished_at.append(finished - begun)
                 answers[index] = answer
-                if status != 200:
+                if status not in ok_statuses:
                     failed += 1
         finally:
             connection.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Header, Query, Response
 
 from app.api.deps import Rt, allow
 from app.api.envelope import ERRORS, error_doc, ok
@@ -28,10 +28,22 @@ class MessagePageAnswer(Envelope[MessagePage, NoDetail]):
 @router.post(
     "/send",
     operation_id="send_sms",
-    summary="Send one SMS through a named gateway",
+    summary="Send one SMS through a gateway, or the first of several that accepts it",
+    description="Synchronous by default: answers once a gateway accepted the message "
+    '(failing over within `sms.inline_budget` seconds), or 502. With `"async": true` '
+    "the answer is a 202 with the queued message, sent from the outbox. The same "
+    "`Idempotency-Key` (per caller, 24 h) answers the first message again and sends nothing.",
     response_model=MessageAnswer,
     responses={
         **ERRORS,
+        202: {"model": MessageAnswer, "description": "Queued (async): sent from the outbox"},
+        422: error_doc(
+            422,
+            905,
+            "The Idempotency-Key was used with a different request",
+            "ERR905: Invalid parameter: Idempotency-Key: already used with a different "
+            "request (message 12)",
+        ),
         502: error_doc(
             502,
             801,
@@ -47,15 +59,24 @@ class MessagePageAnswer(Envelope[MessagePage, NoDetail]):
     },
 )
 async def send_sms(
-    body: SmsIn, rt: Rt, caller: Annotated[Caller, Depends(allow("sms_send"))]
+    body: SmsIn,
+    rt: Rt,
+    caller: Annotated[Caller, Depends(allow("sms_send"))],
+    response: Response,
+    idempotency_key: Annotated[
+        str | None, Header(alias="Idempotency-Key", min_length=1, max_length=255)
+    ] = None,
 ) -> Envelope[MessageOut, NoDetail]:
-    return ok(await messages.send(rt, body, caller))
+    record = await messages.send(rt, body, caller, idempotency_key)
+    if record.status in ("queued", "sending"):
+        response.status_code = 202
+    return ok(record)
 
 
 @router.get(
     "/messages",
     operation_id="list_messages",
-    summary="The message log (never the message text)",
+    summary="The outbox: messages with their attempts (never the text)",
     response_model=MessagePageAnswer,
     responses=ERRORS,
 )
@@ -64,6 +85,7 @@ async def list_messages(
     _: Annotated[Caller, Depends(allow("messagelist"))],
     gateway: Annotated[str | None, Query(max_length=255)] = None,
     status: MessageStatus | None = None,
+    transaction_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
     since: Annotated[
         datetime | None, DateTimeText, Query(description="RFC 3339 date-time, inclusive")
     ] = None,
@@ -78,6 +100,7 @@ async def list_messages(
             rt,
             gateway=gateway,
             status=status,
+            transaction_id=transaction_id,
             since=since,
             until=until,
             page=page,

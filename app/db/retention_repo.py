@@ -17,7 +17,11 @@ _CHALLENGE = table(Challenge)
 
 _DELETE = {
     "audit": delete(_AUDIT).where(_AUDIT.c.ts < bindparam("before")),
-    "message": delete(_MESSAGE).where(_MESSAGE.c.created_at < bindparam("before")),
+    # Only final messages: a queued or sending one is still owed to its recipient.
+    "message": delete(_MESSAGE).where(
+        _MESSAGE.c.created_at < bindparam("before"),
+        _MESSAGE.c.status.not_in(["queued", "sending"]),
+    ),
     "login_failure": delete(_FAILURE).where(_FAILURE.c.last_failure < bindparam("before")),
     "challenge": delete(_CHALLENGE).where(_CHALLENGE.c.expires_at < bindparam("before")),
 }

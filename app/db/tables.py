@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, ForeignKey, Integer, Table, Text, UniqueConstraint
+from sqlalchemy import Column, ForeignKey, Index, Integer, Table, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -91,16 +91,24 @@ class AuditEntry(SQLModel, table=True):
 
 
 class MessageLog(SQLModel, table=True):
-    """One row per send. Never the text: it may carry an OTP."""
+    """The outbox: one row per message, written before it is sent, in the same transaction
+    as its cause. Never an OTP: a challenge's text is rebuilt from its token and counter;
+    a /sms/send body is sealed and wiped once the message is final."""
 
     __tablename__ = "message"
+    __table_args__ = (
+        # An Idempotency-Key is the caller's; NULL (no key) never collides.
+        Index("ix_message_idempotency", "caller", "idempotency_key", unique=True),
+        Index("ix_message_due", "status", "not_before"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     created_at: datetime = Field(default_factory=utcnow, index=True)
     finished_at: datetime | None = None
-    gateway: str = Field(max_length=255, index=True)
+    gateway: str = Field(max_length=255, index=True)  # the route's current gateway
     phone: str = Field(max_length=64)  # masked
-    status: str = Field(max_length=16, index=True)  # "sent" | "failed"
+    # queued -> sending -> sent | failed | expired
+    status: str = Field(max_length=16, index=True)
     attempts: int = 1
     parts: int = 0
     latency_ms: float = 0.0
@@ -108,7 +116,51 @@ class MessageLog(SQLModel, table=True):
     error: str = Field(default="", sa_type=Text)
     source: str = Field(default="api", max_length=16)
     serial: str = Field(default="", max_length=64)
-    transaction_id: str = Field(default="", max_length=64)
+    transaction_id: str = Field(default="", max_length=64, index=True)
+    route: str = Field(default="", sa_type=Text)  # gateway names, comma-separated, in order
+    hop: int = 0  # index into route of the current gateway
+    hop_tries: int = 0  # attempts on the current gateway
+    deadline: datetime | None = None  # nothing is attempted after it
+    not_before: datetime | None = None  # a queued message is due from then on
+    lease_owner: str = Field(default="", max_length=128)
+    lease_until: datetime | None = None
+    destination: str = Field(default="", sa_type=Text)  # the number, sealed; wiped when final
+    body: str = Field(default="", sa_type=Text)  # /sms/send text, sealed; wiped when final
+    # Not unique, not a foreign key: SQLite reuses the id of a deleted challenge.
+    challenge_id: int | None = Field(default=None, index=True)
+    caller: str = Field(default="", max_length=255)
+    idempotency_key: str | None = Field(default=None, max_length=255)
+    request_hash: str = Field(default="", max_length=64)
+
+
+class DeliveryAttempt(SQLModel, table=True):
+    """One try of one message through one gateway."""
+
+    __tablename__ = "delivery_attempt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("message.id", ondelete="CASCADE"), index=True)
+    )
+    gateway: str = Field(max_length=255)
+    node: str = Field(max_length=128)  # host:pid of the process that made it
+    started_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
+    outcome: str = Field(default="", max_length=16)  # "" while in flight
+    error: str = Field(default="", sa_type=Text)
+    provider_ids: str = Field(default="", sa_type=Text)
+    parts: int = 0
+
+
+class ModemOwner(SQLModel, table=True):
+    """Which process may send to a GSM modem; the epoch grows with every new owner."""
+
+    __tablename__ = "modem_owner"
+
+    device: str = Field(max_length=255, primary_key=True)
+    epoch: int = 0
+    owner: str = Field(default="", max_length=128)
+    renewed_at: datetime = Field(default_factory=utcnow)
 
 
 class Token(SQLModel, table=True):

@@ -9,9 +9,31 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSche
 
 from app.schemas.types import MAX_NAME, NotNull, whole, without_null
 
-KNOWN_KEYS = ("sms.identifier", "sms.providerTimeout", "sms.text", "sms.concurrent_challenges")
+KNOWN_KEYS = (
+    "sms.identifier",
+    "sms.providerTimeout",
+    "sms.text",
+    "sms.concurrent_challenges",
+    "sms.inline_budget",
+    "sms.async",
+    "sms.deadline_margin",
+    "sms.retries",
+    "sms.backoff",
+    "sms.send_validity",
+    "sms.unknown_outcome",
+)
 ConfigKey = Literal[
-    "sms.identifier", "sms.providerTimeout", "sms.text", "sms.concurrent_challenges"
+    "sms.identifier",
+    "sms.providerTimeout",
+    "sms.text",
+    "sms.concurrent_challenges",
+    "sms.inline_budget",
+    "sms.async",
+    "sms.deadline_margin",
+    "sms.retries",
+    "sms.backoff",
+    "sms.send_validity",
+    "sms.unknown_outcome",
 ]
 
 # privacyIDEA keeps every configuration value as text and its clients send "300" as often
@@ -66,6 +88,55 @@ Flag = Annotated[
 ]
 
 
+def _number(value: Any) -> Any:
+    # The delivery settings are smsgw's own: JSON numbers only, as the document says.
+    if value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
+        return value
+    raise ValueError("must be a number")
+
+
+def _whole_seconds(value: Any) -> Any:
+    number = whole(value)
+    if value is not None and number is None:
+        raise ValueError("must be a whole number")
+    return number
+
+
+Number = BeforeValidator(_number)
+WholeSeconds = BeforeValidator(_whole_seconds)
+# The bounds sit on the non-null branch, where the document shows them as minimum/maximum.
+InlineBudget = Annotated[
+    Annotated[float, Field(ge=0, le=60)] | None,
+    NotNull,
+    Number,
+    Field(description="Seconds a synchronous login or /sms/send fails over inline"),
+]
+Backoff = Annotated[
+    Annotated[float, Field(ge=0.01, le=60)] | None,
+    NotNull,
+    Number,
+    Field(description="Seconds before a gateway's first retry; doubled, jittered"),
+]
+DeadlineMargin = Annotated[
+    Annotated[int, Field(ge=0, le=86_400)] | None,
+    NotNull,
+    WholeSeconds,
+    Field(description="A challenge's SMS is not attempted after its expiry minus this"),
+]
+Retries = Annotated[
+    Annotated[int, Field(ge=0, le=10)] | None,
+    NotNull,
+    WholeSeconds,
+    Field(description="Retries on the same gateway after a temporary failure"),
+]
+SendValidity = Annotated[
+    Annotated[int, Field(ge=10, le=604_800)] | None,
+    NotNull,
+    WholeSeconds,
+    Field(description="A /sms/send message is not attempted later than this after acceptance"),
+]
+
+
 class SetConfigIn(BaseModel):
     """Keys and values to set (at least one); smsgw serves the sms.* keys."""
 
@@ -100,6 +171,23 @@ class SetConfigIn(BaseModel):
         ),
     ] = None
     concurrent_challenges: Annotated[Flag, Field(alias="sms.concurrent_challenges")] = None
+    inline_budget: Annotated[InlineBudget, Field(alias="sms.inline_budget")] = None
+    async_: Annotated[
+        Flag,
+        Field(alias="sms.async", description="Answer CHALLENGE at once; send from the outbox"),
+    ] = None
+    deadline_margin: Annotated[DeadlineMargin, Field(alias="sms.deadline_margin")] = None
+    retries: Annotated[Retries, Field(alias="sms.retries")] = None
+    backoff: Annotated[Backoff, Field(alias="sms.backoff")] = None
+    send_validity: Annotated[SendValidity, Field(alias="sms.send_validity")] = None
+    unknown_outcome: Annotated[
+        Literal["failover", "fail"] | None,
+        NotNull,
+        Field(
+            alias="sms.unknown_outcome",
+            description="After a send that may have gone out: the next gateway, or fail",
+        ),
+    ] = None
 
     @field_validator("text")
     @classmethod

@@ -245,6 +245,18 @@ async def exists(rt: Runtime, name: str) -> bool:
     return await rt.db.read(lambda tx: gateway_repo.by_name(tx, name)) is not None
 
 
+async def check_route(rt: Runtime, field: str, identifier: str) -> None:
+    """A comma-separated list of gateway names, each of which exists: an empty name is a
+    400, a name of no gateway a 404 (the value is well formed, what it names is missing)."""
+    for name in (name.strip() for name in identifier.split(",")):
+        if not name:
+            raise ParameterError(
+                f"ERR905: Invalid parameter: {field}: a gateway name in the list is empty"
+            )
+        if not await exists(rt, name):
+            raise NotFound(f"{field}: there is no SMS gateway named {name[:100]!r}")
+
+
 async def delete(rt: Runtime, name: str, caller: Caller) -> int:
     def remove(tx: Session) -> tuple[Gateway | None, int]:
         return gateway_repo.by_name(tx, name), gateway_repo.delete_by_name(tx, name)

@@ -13,19 +13,22 @@ import secrets
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 
 from sqlalchemy.orm import Session
 
 from app.db import login_repo
 from app.db.login_repo import LoginToken, OpenChallenge
 from app.db.tables import utcnow
-from app.errors import NotFound
+from app.delivery import config as delivery_config
+from app.delivery import intake
+from app.delivery.content import challenge_text
+from app.delivery.intake import parse_route
 from app.runtime import Runtime
 from app.schemas.validate import ChallengeInfo, CheckDetail, CheckIn, TriggerIn
 from app.security import hotp
 from app.security.passwords import DUMMY_HASH, admission, verify_password
-from app.services import audit, dispatch, system_config
+from app.services import audit, system_config
 from app.traffic import guard
 
 CHALLENGE_MESSAGE = "Enter the OTP from the SMS:"
@@ -63,7 +66,6 @@ class _Subject:
     realm: str = ""
     ip: str = ""
     serials: list[str] = field(default_factory=list)
-    messages: list[dict[str, Any]] = field(default_factory=list)  # the SMS it sent
 
 
 def _detail(message: str, **extra: object) -> CheckDetail:
@@ -121,7 +123,8 @@ async def _audit(rt: Runtime, subject: _Subject, outcome: Outcome, action: str) 
         user=subject.user,
         realm=subject.realm,
     )
-    await audit.note_login(rt, row, subject.messages)
+    # A challenge's SMS is an outbox row already, written with the challenge itself.
+    await audit.note_login(rt, row, [])
 
 
 async def check(rt: Runtime, form: CheckIn, ip: str) -> Outcome:
@@ -147,7 +150,7 @@ async def trigger(rt: Runtime, form: TriggerIn, ip: str) -> Outcome:
         locked = any(t.locked(cleared_before) for t in tokens)
         outcome = _reject(LOCKED if locked else DISABLED)
     else:
-        outcome = await _start_challenges(rt, subject, usable, "trigger")
+        outcome = await _start_challenges(rt, usable, "trigger", ip=ip)
     await _audit(rt, subject, outcome, "validate_triggerchallenge")
     return outcome
 
@@ -236,7 +239,9 @@ async def _pin_or_pin_otp(rt: Runtime, subject: _Subject, form: CheckIn) -> Outc
         keep = {*(t.serial for t, _ in guess.otp_wrong), *(t.serial for t in guess.pin_only)}
         await _give_back(rt, [s for s in serials if s not in keep])
     if guess.pin_only:
-        return await _start_challenges(rt, subject, guess.pin_only, "challenge", give_back=True)
+        return await _start_challenges(
+            rt, guess.pin_only, "challenge", ip=subject.ip, give_back=True
+        )
     if len(guess.otp_wrong) == 1 and _previous_otp(rt, *guess.otp_wrong[0]):
         return _reject(WRONG_OTP + PREVIOUS_OTP)
     return _reject(WRONG_OTP if guess.otp_wrong else WRONG_PIN)
@@ -300,17 +305,17 @@ def _previous_otp(rt: Runtime, token: LoginToken, otp: str) -> bool:
 
 async def _start_challenges(
     rt: Runtime,
-    subject: _Subject,
     tokens: list[LoginToken],
     source: str,
     *,
+    ip: str,
     give_back: bool = False,
 ) -> Outcome:
     config = await system_config.sms(rt)
     transaction_id = f"{secrets.randbelow(10**20):020d}"
     results = await asyncio.gather(
         *(
-            _challenge_one(rt, subject, token, transaction_id, source, config, give_back)
+            _challenge_one(rt, token, transaction_id, source, config, give_back, ip)
             for token in tokens
         )
     )
@@ -360,34 +365,37 @@ async def _start_challenges(
 
 async def _challenge_one(
     rt: Runtime,
-    subject: _Subject,
     token: LoginToken,
     transaction_id: str,
     source: str,
     config: system_config.SmsConfig,
     give_back: bool,
+    ip: str,
 ) -> bool | guard.Refused:
-    """Pass traffic control, reserve a counter, store the challenge, send the OTP; undo the
-    challenge if the send fails. A refusal by traffic control comes back, nothing written.
+    """Pass traffic control, reserve a counter, store the challenge and its outbox message in
+    one transaction, then send inline (sync) or leave it to the sender (sms.async); whether
+    it goes out. A refusal by traffic control comes back, nothing written.
 
     With give_back the right PIN's reserved failure is returned in the same transaction
     (or, refused, on its own: a block never counts as a failure)."""
-    gateway = token.sms_identifier or config.identifier
-    if not gateway:
+    route = parse_route(token.sms_identifier or config.identifier)
+    if not route:
         if give_back:
             await _give_back(rt, [token.serial])
         return False
+    delivery = delivery_config.parse(await system_config.values(rt))
     now = utcnow()
+    expires_at = now + timedelta(seconds=config.provider_timeout)
     who = token.username + "@" + token.realm if token.username else token.serial
     try:
         plan = await guard.plan(
-            rt, phone=token.phone, user=who, ip=subject.ip, serial=token.serial,
+            rt, phone=token.phone, user=who, ip=ip, serial=token.serial,
             transaction_id=transaction_id,
         )  # fmt: skip
     except guard.Refused as refused:
-        return await _refused(rt, subject, token, refused, give_back)
+        return await _refused(rt, token, ip, refused, give_back)
 
-    def open_challenge(tx: Session) -> tuple[int, int, list[guard.Hit]]:
+    def open_challenge(tx: Session) -> tuple[intake.Admitted, int, list[guard.Hit]]:
         hits = plan.admit(tx)  # raises Refused: this transaction writes nothing
         if give_back:
             login_repo.give_back(tx, [token.serial])
@@ -400,60 +408,56 @@ async def _challenge_one(
             serial=token.serial,
             counter=counter,
             created_at=now,
-            expires_at=now + timedelta(seconds=config.provider_timeout),
+            expires_at=expires_at,
         )
-        return challenge_id, counter, hits
+        admitted = intake.admit(
+            tx,
+            rt.box,
+            rt.delivery,
+            route=route,
+            phone=token.phone,
+            deadline=expires_at - delivery_config.margin(delivery, config.provider_timeout),
+            inline=not delivery.async_challenges and intake.can_send_inline(rt, route),
+            now=now,
+            source=source,
+            challenge_id=challenge_id,
+            serial=token.serial,
+            transaction_id=transaction_id,
+        )
+        return admitted, counter, hits
 
     try:
-        challenge_id, counter, hits = await rt.db.write(open_challenge)
+        admitted, counter, hits = await rt.db.write(open_challenge)
     except guard.Refused as refused:
-        return await _refused(rt, subject, token, refused, give_back)
+        return await _refused(rt, token, ip, refused, give_back)
     if hits:
-        await _settle_traffic(rt, subject, token, hits, None)
-    otp = hotp.hotp(_key(rt, token), counter, token.otplen)
-    text = (
-        config.text.replace("<otp>", otp)
-        .replace("{otp}", otp)
-        .replace("{serial}", token.serial)
-        .replace("{user}", token.username)
-        .replace("{realm}", token.realm)
-    )
-    outgoing = dispatch.Outgoing(
-        gateway=gateway,
-        phone=token.phone,
-        message=text,
-        source=source,
+        await _settle_traffic(rt, token, ip, hits, None)
+    text = challenge_text(
+        config.text,
+        key=_key(rt, token),
+        counter=counter,
+        otplen=token.otplen,
         serial=token.serial,
-        transaction_id=transaction_id,
+        user=token.username,
+        realm=token.realm,
     )
-    try:
-        message = await dispatch.deliver(rt, outgoing)
-        subject.messages.append(message)
-        delivered = bool(message["status"] == "sent")
-    except NotFound:
-        delivered = False  # the token's gateway was deleted
-    if not delivered:
-        await rt.db.write(lambda tx: login_repo.drop_challenge(tx, challenge_id))
-    return delivered
+    result = await intake.settle(rt, admitted, delivery, text, wait=not delivery.async_challenges)
+    return result.status in ("sent", "queued")
 
 
 async def _refused(
-    rt: Runtime, subject: _Subject, token: LoginToken, refused: guard.Refused, give_back: bool
+    rt: Runtime, token: LoginToken, ip: str, refused: guard.Refused, give_back: bool
 ) -> guard.Refused:
     if give_back:
         await _give_back(rt, [token.serial])
-    await _settle_traffic(rt, subject, token, refused.hits, refused)
+    await _settle_traffic(rt, token, ip, refused.hits, refused)
     return refused
 
 
 async def _settle_traffic(
-    rt: Runtime,
-    subject: _Subject,
-    token: LoginToken,
-    hits: list[guard.Hit],
-    refused: guard.Refused | None,
+    rt: Runtime, token: LoginToken, ip: str, hits: list[guard.Hit], refused: guard.Refused | None
 ) -> None:
     await guard.settle(
-        rt, hits, refused, actor=token.username, client_ip=subject.ip, serial=token.serial,
+        rt, hits, refused, actor=token.username, client_ip=ip, serial=token.serial,
         user=token.username, realm=token.realm,
     )  # fmt: skip

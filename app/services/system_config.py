@@ -47,11 +47,8 @@ async def set_values(rt: Runtime, form: SetConfigIn, caller: Caller) -> dict[str
         raise ParameterError(
             f"ERR905: Missing parameter: give at least one of {', '.join(KNOWN_KEYS)}"
         )
-    if "sms.identifier" in given and not await gateways.exists(rt, given["sms.identifier"]):
-        # A 404 rather than a 400: the value is well formed, what it names does not exist.
-        raise NotFound(
-            f"sms.identifier: there is no SMS gateway named {given['sms.identifier'][:100]!r}"
-        )
+    if "sms.identifier" in given:
+        await gateways.check_route(rt, "sms.identifier", given["sms.identifier"])
     text = {key: str(value) for key, value in given.items()}
     result = await audited_write(
         rt,

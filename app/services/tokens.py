@@ -37,11 +37,8 @@ async def init(rt: Runtime, form: TokenInitIn, caller: Caller) -> tuple[str, Goo
     """Enrol an SMS token for a user; returns its serial and privacyIDEA's enrolment URL."""
     (await policies.scope(rt, caller, "enrollSMS")).check(form.realm, form.user)
     phone = normalise(form.phone)
-    if form.sms_identifier and not await gateways.exists(rt, form.sms_identifier):
-        # A 404 rather than a 400: the field is well formed, what it names does not exist.
-        raise NotFound(
-            f"sms.identifier: there is no SMS gateway named {form.sms_identifier[:100]!r}"
-        )
+    if form.sms_identifier:
+        await gateways.check_route(rt, "sms.identifier", form.sms_identifier)
     pin_hash = await hash_password(form.pin) if form.pin else ""
     key = hotp.new_key()
     sealed_key = rt.box.seal(key.hex())

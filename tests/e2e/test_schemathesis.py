@@ -41,9 +41,17 @@ EXCLUSIONS: list[dict[str, Any]] = [
     # A gateway that cannot send is answered 502 (code 801), as POST /sms/send documents:
     # the service is fine, the SMS gateway behind it is not (the run's gateways point
     # nowhere). Any other 5xx there still fails, and a 502 anywhere else.
+    # The same Idempotency-Key with a different body is a 422 naming the header, as the
+    # operation documents: a schema-valid request that repeats a key schemathesis used
+    # before with another body is rightly refused.
     {
         "include-operation-id": "send_sms",
-        "checks": {"not_a_server_error": {"expected-statuses": ["2xx", "4xx", "502"]}},
+        "checks": {
+            "not_a_server_error": {"expected-statuses": ["2xx", "4xx", "502"]},
+            "positive_data_acceptance": {
+                "expected-statuses": ["2xx", "3xx", "401", "403", "404", "409", "422", "429", "5xx"]
+            },
+        },
     },
     # privacyIDEA's contract: DELETE /smsgateway/{identifier} deletes by *name*, while
     # GET /smsgateway/{identifier} reads by numeric *id* (both descriptions say so), so a
@@ -128,8 +136,10 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(
             "operations": EXCLUSIONS,
             "generation": {"max-examples": MAX_EXAMPLES, "database": "none"},
             "request-timeout": 30,
-            # Two threads: one generates the next case while the service answers the other.
-            "workers": 2,
+            # One thread: CPython 3.11.7 can raise "AST constructor recursion depth mismatch"
+            # when two threads build ASTs at once (python/cpython#106905), as hypothesis
+            # does when it describes a strategy.
+            "workers": 1,
             # Nothing of the run is kept between runs: each starts from the seed alone.
             "cache": {"enabled": False},
         }

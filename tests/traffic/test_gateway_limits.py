@@ -7,7 +7,6 @@ from collections import Counter
 
 import pytest
 
-from app.services import dispatch
 from tests.api.sms_login import PHONE, gateway_to_sink
 
 
@@ -90,18 +89,32 @@ async def test_a_daily_cap_stops_the_gateway_until_the_next_day(admin_api, http_
     assert len(http_sink.requests) == 3
 
 
-async def test_a_send_that_would_wait_too_long_is_throttled_and_says_why(
-    admin_api, http_sink, monkeypatch
-):
+async def test_a_send_that_would_wait_too_long_is_throttled_and_says_why(admin_api, http_sink):
     await gateway_to_sink(admin_api, http_sink)
-    monkeypatch.setattr(dispatch, "_MAX_WAIT", 0.5)
     await admin_api.post("/traffic/gateways/sms-gw", {"rate": 0.1})
     await admin_api.post("/sms/send", SEND)
     error = await admin_api.post_error("/sms/send", SEND, status=502, code=801)
-    assert "gateway_limit: rate limit 0.1/s (burst 0)" in error["message"]
+    assert "gateway_limit: rate limit 0.1/s (burst 0): next slot in" in error["message"]
     [failed] = (await admin_api.value("/sms/messages", params={"status": "failed"}))["messages"]
-    assert failed["error"].startswith("gateway_limit: rate limit")
+    [attempt] = failed["attempt_log"]
+    assert attempt["error"].startswith("sms-gw: gateway_limit: rate limit 0.1/s")
     assert len(http_sink.requests) == 1
+
+
+async def test_a_message_whose_wait_does_not_fit_its_deadline_fails_over(admin_api, http_sink):
+    await gateway_to_sink(admin_api, http_sink)
+    await gateway_to_sink(admin_api, http_sink, name="fallback")
+    await admin_api.post("/traffic/gateways/sms-gw", {"daily_cap": 1})  # until tomorrow
+    route = {"gateways": ["sms-gw", "fallback"], "phone": PHONE, "message": "hello"}
+    first = await admin_api.post("/sms/send", route)
+    second = await admin_api.post("/sms/send", route)
+    assert [a["gateway"] for a in first["attempt_log"]] == ["sms-gw"]
+    assert [(a["gateway"], a["outcome"]) for a in second["attempt_log"]] == [
+        ("sms-gw", "retryable"),
+        ("fallback", "accepted"),
+    ]
+    assert "gateway_limit: daily cap of 1 messages reached" in second["attempt_log"][0]["error"]
+    assert len(http_sink.requests) == 2
 
 
 async def test_concurrency_holds_sends_beyond_it(admin_api, http_sink):

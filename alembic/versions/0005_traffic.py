@@ -1,7 +1,7 @@
 """traffic control: rules, Geo permissions, safe list, counters, gateway limits
 
-Revision ID: 0004_traffic
-Revises: 0003_security
+Revision ID: 0005_traffic
+Revises: 0004_outbox
 Create Date: 2026-11-30
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0004_traffic"
-down_revision: str | None = "0003_security"
+revision: str = "0005_traffic"
+down_revision: str | None = "0004_outbox"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

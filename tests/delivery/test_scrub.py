@@ -1,4 +1,4 @@
-"""The dispatch path: every failure is a failed send with a scrubbed excerpt, never a 500."""
+"""The delivery path: every failure is a failed send with a scrubbed excerpt, never a 500."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from app.services.dispatch import ERROR_EXCERPT, excerpt
+from app.delivery.scrub import ERROR_EXCERPT, excerpt
 from providers.http import HttpProvider
 
 PHONE = "+491701234567"
@@ -60,11 +60,11 @@ async def make_gateway(api, sink) -> None:
 async def test_a_gateway_echo_is_stored_and_logged_scrubbed(admin_api, http_sink, caplog):
     await make_gateway(admin_api, http_sink)
     http_sink.status, http_sink.reply = 400, "bad request: to=+491701234567 text=Code 884211"
-    caplog.set_level(logging.WARNING, logger="smsgw.dispatch")
+    caplog.set_level(logging.WARNING, logger="smsgw.delivery")
     body = {"gateway": "gw1", "phone": PHONE, "message": "Code 884211"}
     await admin_api.post_error("/sms/send", body, status=502)
     (row,) = (await admin_api.value("/sms/messages"))["messages"]
-    logged = " ".join(r.getMessage() for r in caplog.records if r.name == "smsgw.dispatch")
+    logged = " ".join(r.getMessage() for r in caplog.records if r.name == "smsgw.delivery")
     for stored in (row["error"], logged):
         assert "bad request" in stored
         assert "1701234567" not in stored and "884211" not in stored
@@ -84,7 +84,7 @@ async def test_an_unexpected_exception_is_a_failed_send_not_a_500(
     error = await admin_api.post_error("/sms/send", body, status=502)
     assert "gw1" in error["message"]
     (row,) = (await admin_api.value("/sms/messages"))["messages"]
-    assert row["status"] == "failed" and row["error"].startswith("internal: ")
+    assert row["status"] == "failed" and row["error"].startswith("gw1: internal: ")
     assert "RuntimeError" in row["error"]
     assert PHONE not in " ".join(r.getMessage() for r in caplog.records)
 
