@@ -24,6 +24,7 @@ from app.api import (
     smsgateway,
     system,
     token,
+    traffic,
     validate,
 )
 from app.api.body import BodyMiddleware
@@ -46,6 +47,7 @@ from app.services.batch_writer import BatchWriter
 from app.services.cache import TtlCache
 from app.services.provider_pool import ProviderPool
 from app.settings import Settings, get_settings
+from app.traffic.state import Traffic
 from providers.base import ProviderContext
 
 log = logging.getLogger("smsgw")
@@ -59,6 +61,7 @@ TAGS = [
     {"name": "system", "description": "sms.* configuration"},
     {"name": "policy", "description": "Admin policies"},
     {"name": "audit", "description": "The audit trail"},
+    {"name": "traffic", "description": "Pumping defences and per-gateway limits"},
     {"name": "apikey", "description": "API keys for services (long-lived, revocable)"},
     {"name": "admin", "description": "Admin accounts"},
     {"name": "health", "description": "Liveness, readiness, gateway health, metrics"},
@@ -117,6 +120,7 @@ def build_runtime(settings: Settings) -> Runtime:
         gateway_cache=TtlCache(settings.cache_seconds),
         policy_cache=TtlCache(settings.cache_seconds),
         config_cache=TtlCache(settings.cache_seconds),
+        traffic=Traffic(db, settings.cache_seconds),
         admin_cache=TtlCache(settings.cache_seconds),
         apikey_pepper=keys.apikey_pepper(settings.data_dir, pepper),
         delivery=Node(
@@ -174,4 +178,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):  # fmt: skip
         app.include_router(module.router)
     app.include_router(observability.router)
+    app.include_router(traffic.router)
     return app

@@ -13,6 +13,7 @@ from app.services.batch_writer import BatchWriter
 from app.services.cache import TtlCache
 from app.services.provider_pool import GatewayConfig, ProviderPool
 from app.settings import Settings
+from app.traffic.state import Traffic
 from providers.base import ProviderContext
 
 
@@ -29,6 +30,7 @@ class Runtime:
     gateway_cache: TtlCache[str, GatewayConfig]
     policy_cache: TtlCache[str, list[Policy]]
     config_cache: TtlCache[str, dict[str, str]]
+    traffic: Traffic  # limits and pumping defences
     admin_cache: TtlCache[str, int | None]  # admin name -> token generation (None: deleted)
     apikey_pepper: bytes  # the key of the HMAC under which API keys are stored
     delivery: Node  # this process in the delivery cluster

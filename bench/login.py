@@ -1,13 +1,19 @@
 """Login-load benchmark of the SMS OTP token: the challenge step, then the answer step.
 
     python -m bench.login [--users 1000] [--concurrency 100] [--delay 0.2] [--workers 2]
-                          [--database-url URL]
+                          [--database-url URL] [--rules on|off]
 
 Starts the service (uvicorn, SQLite in a temporary directory unless --database-url) and a
 local HTTP sink answering after --delay seconds, each in its own process, enrols one SMS
 token per user, then drives /validate/check from this process over keep-alive
 connections: first every user's PIN (each sends an SMS), then every transaction_id with
 the OTP read back from what arrived at the sink. Prints one JSON line per step.
+
+Traffic control runs as shipped (`--rules on`, every default rule counting every
+challenge) with two limits lifted that one load generator must exceed by design: the
+per-IP limit (all load comes from 127.0.0.1) and the conversion guard's minimum (every
+challenge is sent before the first is answered, which is what pumping looks like).
+`--rules off` switches traffic control off, for the difference.
 
 The PIN hash is the one CPU cost that should matter, so the challenge step's ceiling is
 min(concurrency / gateway delay, cores / PIN-verify time), the verify time measured with
@@ -55,7 +61,29 @@ def pin_verify_seconds(threads: int, rounds: int = 100) -> float:
 
 
 def phone_of(n: int) -> str:
-    return f"+4917{n:08d}"
+    """Distinct numbers with distinct prefixes (the number without its last 3 digits)."""
+    return f"+49170{n:04d}{n % 1000:03d}"
+
+
+RULES_OFF = {
+    "refused_types": [],
+    "resend_cooldown": 0,
+    "conversion": {"mode": "off"},
+    "unlisted_countries": "allow",
+}
+
+
+async def traffic_rules(client: Client, on: bool, users: int) -> None:
+    if on:
+        lifted = {"name": "ip_10m", "scope": "ip", "window": 600, "limit": 10 * users}
+        await client.call("POST", "/traffic/rules", lifted)
+        await client.call("POST", "/traffic/settings", {"conversion": {"min_sent": 10 * users}})
+        return
+    rules = (await client.call("GET", "/traffic/rules"))["result"]["value"]
+    for rule in rules:
+        rule.pop("default")
+        await client.call("POST", "/traffic/rules", {**rule, "active": False})
+    await client.call("POST", "/traffic/settings", RULES_OFF)
 
 
 async def sms_by_phone(sink: str) -> dict[str, list[str]]:
@@ -75,6 +103,7 @@ async def main() -> None:
     parser.add_argument("--delay", type=float, default=0.2)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--database-url", default=os.environ.get("SMSGW_BENCH_DATABASE_URL"))
+    parser.add_argument("--rules", choices=["on", "off"], default="on")
     args = parser.parse_args()
     cores = os.cpu_count() or 1
     # The median of five measurements: one can catch the machine busy.
@@ -105,6 +134,7 @@ async def main() -> None:
                 },
             )
             await client.call("POST", "/system/setConfig", {"sms.identifier": "bench-sms"})
+            await traffic_rules(client, args.rules == "on", args.users)
             users = [f"user{n:05d}" for n in range(args.users)]
             enrolment = [
                 {"type": "sms", "user": user, "realm": REALM, "pin": "1234", "phone": phone_of(n)}
@@ -126,6 +156,7 @@ async def main() -> None:
                     "concurrency": args.concurrency,
                     "gateway_delay_ms": args.delay * 1000,
                     "workers": args.workers,
+                    "traffic_rules": args.rules,
                     **challenge.figures(),
                     "challenges": sum(1 for t in transaction_ids if t),
                     "sms_at_sink": sum(len(v) for v in sms.values()),

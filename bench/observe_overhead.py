@@ -60,9 +60,7 @@ async def main() -> None:
     for _ in range(20000):
         sends.attempt_finished("gw", None, 0.2)
         sends.message_finished("gw", "sent", 0.2, 17, source="api")
-    print(
-        f"send hooks: {(time.process_time() - t) / 20000 * 1e6:.1f} us per send"
-    )
+    print(f"send hooks: {(time.process_time() - t) / 20000 * 1e6:.1f} us per send")
 
 
 if __name__ == "__main__":

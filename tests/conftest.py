@@ -21,6 +21,7 @@ from app.services import admins, circuit
 from app.settings import Settings
 from tests.peers.http_sink import HttpSink
 from tests.peers.postgres import throwaway_postgres
+from tests.traffic_quiet import quiet
 
 ADMIN, PASSWORD = "admin", "admin-test-password"
 BACKENDS = ["sqlite", "postgresql"]
@@ -84,7 +85,9 @@ async def runtime(service: FastAPI) -> AsyncIterator[Runtime]:
     for cache in (rt.gateway_cache, rt.policy_cache, rt.config_cache):
         cache.clear()
     circuit.forget()  # the circuits it remembers were derived from the rows just deleted
+    rt.traffic.semaphores.clear()
     await admins.bootstrap(rt)
+    await quiet(rt)
     yield rt
     rt.gateway_cache.clear()
     rt.policy_cache.clear()

@@ -50,6 +50,12 @@ class MessagePageAnswer(Envelope[MessagePage, NoDetail]):
             "The gateway could not send",
             "SMS gateway 'my-gateway' could not send (message 12): http_500: ...",
         ),
+        429: error_doc(
+            429,
+            802,
+            "A traffic rule refused the send (when /sms/send is under the rules)",
+            "Not sent: blocked by the traffic rule 'number_10m'.",
+        ),
     },
 )
 async def send_sms(

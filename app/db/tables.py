@@ -200,6 +200,93 @@ class ConfigEntry(SQLModel, table=True):
     value: str = Field(default="", sa_type=Text)
 
 
+# Traffic control (app/traffic). Rules, Geo permissions, the safe list and the settings
+# are small and read through a cache; counters and gateway state change on every send.
+
+
+class TrafficRule(SQLModel, table=True):
+    """A counting rule; a row named like a built-in default overrides that default."""
+
+    __tablename__ = "traffic_rule"
+
+    name: str = Field(max_length=64, primary_key=True)
+    scope: str = Field(max_length=16)  # number | prefix | country | ip | user
+    window: int  # seconds
+    limit: int
+    mode: str = Field(default="enforce", max_length=8)  # enforce | monitor
+    active: bool = True
+
+
+class TrafficCountry(SQLModel, table=True):
+    """A Geo permission: what challenges to numbers of one country may do."""
+
+    __tablename__ = "traffic_country"
+
+    code: str = Field(max_length=2, primary_key=True)  # ISO 3166-1 alpha-2
+    permission: str = Field(max_length=8)  # allow | deny | monitor
+    hourly_cap: int | None = None
+
+
+class TrafficSafe(SQLModel, table=True):
+    """A number or number prefix that no rule blocks."""
+
+    __tablename__ = "traffic_safe"
+
+    entry: str = Field(max_length=16, primary_key=True)  # '+' and digits
+    note: str = Field(default="", sa_type=Text)
+
+
+class TrafficSetting(SQLModel, table=True):
+    """The settings that are not rules (number types, cooldown, conversion guard), as JSON."""
+
+    __tablename__ = "traffic_setting"
+
+    key: str = Field(max_length=64, primary_key=True)
+    value: str = Field(default="", sa_type=Text)
+
+
+class TrafficCounter(SQLModel, table=True):
+    """One counter of one rule for one subject (a number, a prefix, an IP...).
+
+    A window starts at the first hit and ends `window` seconds later; the next hit after
+    that starts a new one. Times are seconds since the epoch, so the one upsert that moves
+    every counter of a challenge compares numbers on both SQLite and PostgreSQL.
+    """
+
+    __tablename__ = "traffic_counter"
+    # Clustered on its key in SQLite: one b-tree to write per counter, not two.
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    rule: str = Field(max_length=64, primary_key=True)
+    subject: str = Field(max_length=255, primary_key=True)
+    started_at: float
+    expires_at: float  # no index: only the purge, once a minute, looks for ended windows
+    hits: int = 0
+    answered: int = 0  # the conversion guard's answered challenges
+    ref: str = Field(default="", max_length=64)  # the resend cooldown's open transaction
+    blocked_until: float | None = None
+    strikes: int = 0  # blocks so far: each one lasts twice as long as the one before
+
+
+class GatewayLimit(SQLModel, table=True):
+    """A gateway's contract (rate, concurrency, daily cap) and the shared state enforcing it.
+
+    The rate is GCRA: `tat` is the theoretical arrival time of the next message, so one
+    conditional UPDATE per send admits it (and reserves its slot) in every process at once.
+    """
+
+    __tablename__ = "gateway_limit"
+
+    gateway: str = Field(max_length=255, primary_key=True)
+    max_concurrency: int | None = None
+    rate: float | None = None  # messages per second
+    burst: int = 0  # messages beyond the rate that may go at once
+    daily_cap: int | None = None
+    tat: float = 0.0
+    day: int = 0  # days since the epoch (UTC) that day_count counts
+    day_count: int = 0
+
+
 class ApiKey(SQLModel, table=True):
     """A service's credential. Only a keyed hash of the key is stored."""
 

@@ -20,6 +20,7 @@ from app.delivery.outbox_repo import Job
 from app.delivery.scrub import excerpt
 from app.errors import NotFound
 from app.observability import sends
+from app.traffic.gateway_limits import admitted
 from providers.base import RejectedByGateway, SendError, SendResult, internal_error
 from providers.registry import OptionsInvalid, UnknownProvider
 
@@ -40,8 +41,9 @@ class Result:
     error: str = ""
 
 
-async def _send(rt: Runtime, gateway: str, phone: str, text: str) -> SendResult:
-    """One send through the named gateway; every failure is a SendError."""
+async def _send(rt: Runtime, gateway: str, phone: str, text: str, max_wait: float) -> SendResult:
+    """One send through the named gateway; every failure is a SendError. The gateway's limits
+    (app/traffic) hold it up to `max_wait` seconds, else it is Throttled, saying why."""
     from app.services import gateways  # the services import the delivery package
 
     try:
@@ -57,7 +59,7 @@ async def _send(rt: Runtime, gateway: str, phone: str, text: str) -> SendResult:
         if refusal is not None:
             raise refusal
     try:
-        async with rt.pool.lease(config) as provider:
+        async with admitted(rt, config, max_wait), rt.pool.lease(config) as provider:
             return await provider.send(phone, text)
     except SendError:
         raise
@@ -67,6 +69,16 @@ async def _send(rt: Runtime, gateway: str, phone: str, text: str) -> SendResult:
     except Exception as exc:
         # Whatever else goes wrong, the send failed: the engine decides, the caller gets no 500.
         raise internal_error(exc, f"sending through {gateway}") from None
+
+
+def _limit_wait(job: Job, now: datetime, budget_end: float | None) -> float:
+    """How long a send may wait for its gateway's limits: what fits the deadline (and the
+    caller's budget), at most a wait worth holding the lease for; a longer one is Throttled
+    and goes back to the queue or fails over."""
+    wait = min(_WAIT_INLINE, (job.deadline - now).total_seconds())
+    if budget_end is not None:
+        wait = min(wait, budget_end - time.monotonic())
+    return max(0.0, wait)
 
 
 async def drive(
@@ -120,7 +132,7 @@ async def _drive(
         phone = rt.box.open(job.destination)
         sends.hide(phone, text)
         try:
-            result = await _send(rt, gateway, phone, text)
+            result = await _send(rt, gateway, phone, text, _limit_wait(job, now, budget_end))
         except SendError as error:
             sends.attempt_finished(gateway, error, time.perf_counter() - clock)
             described = excerpt(

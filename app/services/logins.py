@@ -30,6 +30,7 @@ from app.schemas.validate import ChallengeInfo, CheckDetail, CheckIn, TriggerIn
 from app.security import hotp
 from app.security.passwords import DUMMY_HASH, admission, verify_password
 from app.services import audit, system_config
+from app.traffic import guard
 
 CHALLENGE_MESSAGE = "Enter the OTP from the SMS:"
 SMS_FAILED = "The PIN was correct, but the SMS could not be sent!"
@@ -151,7 +152,7 @@ async def trigger(rt: Runtime, form: TriggerIn, ip: str) -> Outcome:
         locked = any(t.locked(cleared_before) for t in tokens)
         outcome = _reject(LOCKED if locked else DISABLED)
     else:
-        outcome = await _start_challenges(rt, usable, "trigger")
+        outcome = await _start_challenges(rt, usable, "trigger", ip=ip)
     observe_login(outcome.authentication, outcome.detail.message, outcome.challenges, "trigger")
     await _audit(rt, subject, outcome, "validate_triggerchallenge")
     return outcome
@@ -180,6 +181,7 @@ async def _answer_challenge(rt: Runtime, subject: _Subject, form: CheckIn) -> Ou
             if token.serial in reserved and _otp_right(rt, token, challenge, otp):
                 if login_repo.answer(tx, challenge.id, token.serial, challenge.counter):
                     login_repo.give_back(tx, sorted(reserved - {token.serial}))
+                    guard.count_answer(tx, token.phone, rt.traffic.clock())
                     return _accepted(token), serials
                 break  # another request answered it first: this one is a failure
         return _reject(NO_MATCH), serials
@@ -200,7 +202,10 @@ async def _accept(
     def settle(tx: Session) -> bool:
         login_repo.give_back(tx, others)
         # Answered by another request first: this one stays a counted failure.
-        return login_repo.answer(tx, challenge.id, token.serial, challenge.counter)
+        answered = login_repo.answer(tx, challenge.id, token.serial, challenge.counter)
+        if answered:
+            guard.count_answer(tx, token.phone, rt.traffic.clock())
+        return answered
 
     return _accepted(token) if await rt.db.write(settle) else _reject(NO_MATCH)
 
@@ -237,7 +242,9 @@ async def _pin_or_pin_otp(rt: Runtime, subject: _Subject, form: CheckIn) -> Outc
         keep = {*(t.serial for t, _ in guess.otp_wrong), *(t.serial for t in guess.pin_only)}
         await _give_back(rt, [s for s in serials if s not in keep])
     if guess.pin_only:
-        return await _start_challenges(rt, guess.pin_only, "challenge", give_back=True)
+        return await _start_challenges(
+            rt, guess.pin_only, "challenge", ip=subject.ip, give_back=True
+        )
     if len(guess.otp_wrong) == 1 and _previous_otp(rt, *guess.otp_wrong[0]):
         return _reject(WRONG_OTP + PREVIOUS_OTP)
     return _reject(WRONG_OTP if guess.otp_wrong else WRONG_PIN)
@@ -304,34 +311,50 @@ async def _start_challenges(
     tokens: list[LoginToken],
     source: str,
     *,
+    ip: str,
     give_back: bool = False,
 ) -> Outcome:
     config = await system_config.sms(rt)
     transaction_id = f"{secrets.randbelow(10**20):020d}"
-    sent = await asyncio.gather(
-        *(_challenge_one(rt, token, transaction_id, source, config, give_back) for token in tokens)
+    results = await asyncio.gather(
+        *(
+            _challenge_one(rt, token, transaction_id, source, config, give_back, ip)
+            for token in tokens
+        )
     )
-    started = [token for token, ok in zip(tokens, sent, strict=True) if ok]
+    started: list[tuple[LoginToken, str, datetime]] = []
+    refusals: list[guard.Refused] = []
+    for token, result in zip(tokens, results, strict=True):
+        if isinstance(result, guard.Refused):
+            if result.kind == "cooldown":  # the open challenge is answered again
+                opened = datetime.fromtimestamp(result.started_at, UTC)
+                started.append((token, result.transaction_id, opened))
+            else:
+                refusals.append(result)
+        elif result:
+            started.append((token, transaction_id, utcnow()))
     if not started:
-        return _reject(SMS_FAILED, transaction_ids=[])  # privacyIDEA's shape: no transaction_id
-    valid_until = (utcnow() + timedelta(seconds=config.provider_timeout)).isoformat()
+        message = refusals[0].message if refusals else SMS_FAILED
+        return _reject(message, transaction_ids=[])  # privacyIDEA's shape: no transaction_id
+    timeout = timedelta(seconds=config.provider_timeout)
+    valid_until = (min(opened for _, _, opened in started) + timeout).isoformat()
     challenges = [
         ChallengeInfo(
             serial=t.serial,
-            transaction_id=transaction_id,
+            transaction_id=tid,
             message=CHALLENGE_MESSAGE,
             attributes={"valid_until": valid_until, "state": None},
         )
-        for t in started
+        for t, tid, _ in started
     ]
     outcome = Outcome(
         "CHALLENGE",
         _detail(
             CHALLENGE_MESSAGE,
-            serial=started[0].serial,
+            serial=started[0][0].serial,
             type="sms",
-            transaction_id=transaction_id,
-            transaction_ids=[transaction_id] * len(started),
+            transaction_id=started[0][1],
+            transaction_ids=[tid for _, tid, _ in started],
             multi_challenge=challenges,
             messages=[CHALLENGE_MESSAGE] * len(started),
             attributes={"valid_until": valid_until, "state": None},  # as privacyIDEA
@@ -350,11 +373,14 @@ async def _challenge_one(
     source: str,
     config: system_config.SmsConfig,
     give_back: bool,
-) -> bool:
-    """Reserve a counter, store the challenge and its outbox message in one transaction,
-    then send inline (sync) or leave it to the sender (sms.async); whether it goes out.
+    ip: str,
+) -> bool | guard.Refused:
+    """Pass traffic control, reserve a counter, store the challenge and its outbox message in
+    one transaction, then send inline (sync) or leave it to the sender (sms.async); whether
+    it goes out. A refusal by traffic control comes back, nothing written.
 
-    With give_back the right PIN's reserved failure is returned in the same transaction."""
+    With give_back the right PIN's reserved failure is returned in the same transaction
+    (or, refused, on its own: a block never counts as a failure)."""
     route = parse_route(token.sms_identifier or config.identifier)
     if not route:
         if give_back:
@@ -363,8 +389,17 @@ async def _challenge_one(
     delivery = delivery_config.parse(await system_config.values(rt))
     now = utcnow()
     expires_at = now + timedelta(seconds=config.provider_timeout)
+    who = token.username + "@" + token.realm if token.username else token.serial
+    try:
+        plan = await guard.plan(
+            rt, phone=token.phone, user=who, ip=ip, serial=token.serial,
+            transaction_id=transaction_id,
+        )  # fmt: skip
+    except guard.Refused as refused:
+        return await _refused(rt, token, ip, refused, give_back)
 
-    def open_challenge(tx: Session) -> tuple[intake.Admitted, int]:
+    def open_challenge(tx: Session) -> tuple[intake.Admitted, int, list[guard.Hit]]:
+        hits = plan.admit(tx)  # raises Refused: this transaction writes nothing
         if give_back:
             login_repo.give_back(tx, [token.serial])
         counter = login_repo.reserve_counter(tx, token.serial)
@@ -392,9 +427,14 @@ async def _challenge_one(
             serial=token.serial,
             transaction_id=transaction_id,
         )
-        return admitted, counter
+        return admitted, counter, hits
 
-    admitted, counter = await rt.db.write(open_challenge)
+    try:
+        admitted, counter, hits = await rt.db.write(open_challenge)
+    except guard.Refused as refused:
+        return await _refused(rt, token, ip, refused, give_back)
+    if hits:
+        await _settle_traffic(rt, token, ip, hits, None)
     text = challenge_text(
         config.text,
         key=_key(rt, token),
@@ -406,3 +446,21 @@ async def _challenge_one(
     )
     result = await intake.settle(rt, admitted, delivery, text, wait=not delivery.async_challenges)
     return result.status in ("sent", "queued")
+
+
+async def _refused(
+    rt: Runtime, token: LoginToken, ip: str, refused: guard.Refused, give_back: bool
+) -> guard.Refused:
+    if give_back:
+        await _give_back(rt, [token.serial])
+    await _settle_traffic(rt, token, ip, refused.hits, refused)
+    return refused
+
+
+async def _settle_traffic(
+    rt: Runtime, token: LoginToken, ip: str, hits: list[guard.Hit], refused: guard.Refused | None
+) -> None:
+    await guard.settle(
+        rt, hits, refused, actor=token.username, client_ip=ip, serial=token.serial,
+        user=token.username, realm=token.realm,
+    )  # fmt: skip

@@ -18,6 +18,7 @@ from app.security.caller import Caller
 from app.services import gateways, system_config
 from app.services.paging import neighbours
 from app.services.phone import normalise
+from app.traffic.sms_send import check_send
 
 
 async def send(
@@ -32,6 +33,7 @@ async def send(
     for name in route:
         await gateways.config_for_send(rt, name)
     phone = normalise(form.phone)
+    await check_send(rt, phone, caller.name, caller.ip)
     config = delivery_config.parse(await system_config.values(rt))
     admitted, message_id = await intake.admit_api(
         rt,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import time
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -18,6 +19,7 @@ class Received:
     headers: CIMultiDict[str]  # case-insensitive, as HTTP headers are
     body: bytes
     peer: tuple[str, int] | None = None
+    at: float = field(default_factory=time.time)  # arrival, by the sink's own clock
 
 
 @dataclass
@@ -46,6 +48,9 @@ class HttpSink:
 
     async def _bodies(self, _: web.Request) -> web.StreamResponse:
         return web.json_response([r.body.decode() for r in self.requests])
+
+    async def _times(self, _: web.Request) -> web.StreamResponse:
+        return web.json_response([r.at for r in self.requests])
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
@@ -80,6 +85,7 @@ class HttpSink:
         app = web.Application(client_max_size=10 * 1024 * 1024)
         app.router.add_get("/__stats", self._stats)
         app.router.add_get("/__bodies", self._bodies)
+        app.router.add_get("/__times", self._times)
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
         await self._runner.setup()

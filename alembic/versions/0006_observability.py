@@ -1,7 +1,7 @@
 """observability: a gateway's newest messages and delivery attempts found by index
 
-Revision ID: 0005_observability
-Revises: 0004_outbox
+Revision ID: 0006_observability
+Revises: 0005_traffic
 Create Date: 2026-11-30
 """
 
@@ -9,8 +9,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0005_observability"
-down_revision: str | None = "0004_outbox"
+revision: str = "0006_observability"
+down_revision: str | None = "0005_traffic"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
