@@ -24,8 +24,15 @@ WAITING = ("queued", "sending")  # the states a message waits in; the rest are f
 CIRCUIT_OPEN = "circuit_open"
 # Attempts that say nothing about the gateway either: closed because the process making it
 # died (app/delivery/sender.py LEASE_LOST), or refused because another process owns the
-# modem (app/delivery/ownership.py).
-NOT_EVIDENCE = (CIRCUIT_OPEN, "(its lease expired)", ": modem_elsewhere:", ": modem_unowned:")
+# modem (app/delivery/ownership.py), or held back by the gateway's own limits
+# (app/traffic/gateway_limits.py): the gateway never saw them.
+NOT_EVIDENCE = (
+    CIRCUIT_OPEN,
+    "(its lease expired)",
+    ": modem_elsewhere:",
+    ": modem_unowned:",
+    ": gateway_limit:",
+)
 
 
 @dataclass(frozen=True)
