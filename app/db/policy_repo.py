@@ -35,7 +35,8 @@ def upsert(tx: Session, policy: Policy) -> int:
         tx.flush()
         assert policy.id is not None
         return policy.id
-    for field in ("scope", "action", "adminuser", "realm", "user", "active", "priority"):
+    fields = ("scope", "action", "adminuser", "realm", "user", "active", "priority", "description")
+    for field in fields:
         setattr(existing, field, getattr(policy, field))
     tx.flush()
     assert existing.id is not None

@@ -71,6 +71,7 @@ class Policy(SQLModel, table=True):
     user: str = Field(default="", sa_type=Text)  # comma-separated; empty = every user
     active: bool = True
     priority: int = 1
+    description: str = Field(default="", sa_type=Text)
     created_at: datetime = Field(default_factory=utcnow)
 
 

@@ -102,7 +102,9 @@ class PolicyIn(BaseModel):
     user: NameList = Field(None, description="Token users the policy covers; none = every user")
     active: bool = Field(True, strict=True)
     priority: Annotated[int, Field(ge=1, le=1000), WholeNumber] = 1
-    description: str | None = Field(None, max_length=2000)
+    description: str | None = Field(
+        None, max_length=2000, description="What the policy is for; stored and read back"
+    )
 
     @field_validator("action")
     @classmethod
@@ -153,3 +155,4 @@ class PolicyOut(BaseModel):
     user: list[str]
     active: bool
     priority: int
+    description: str = Field("", description="What the policy is for, as its author wrote it")

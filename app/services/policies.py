@@ -135,6 +135,7 @@ async def save(rt: Runtime, name: str, form: PolicyIn, caller: Caller) -> int:
         user=", ".join(form.users()),
         active=form.active,
         priority=form.priority,
+        description=form.description or "",
     )
     policy_id = await audited_write(
         rt, caller, "policywrite", name, lambda tx: policy_repo.upsert(tx, policy)
@@ -155,6 +156,7 @@ async def listing(rt: Runtime, name: str | None = None) -> list[PolicyOut]:
             user=as_list(p.user),
             active=p.active,
             priority=p.priority,
+            description=p.description,
         )
         for p in policies
     ]

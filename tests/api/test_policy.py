@@ -27,6 +27,17 @@ async def test_set_list_and_delete_a_policy(admin_api):
     assert await admin_api.value("/policy/") == []
 
 
+async def test_a_policys_description_is_stored_and_read_back(admin_api):
+    action = "smsgateway_read, policyread, policywrite"
+    body = {"scope": "admin", "action": action, "description": "ops may look"}
+    await admin_api.post("/policy/lookers", body)
+    [policy] = await admin_api.value("/policy/lookers")
+    assert policy["description"] == "ops may look"
+    await admin_api.post("/policy/lookers", {"scope": "admin", "action": action})
+    [policy] = await admin_api.value("/policy/lookers")
+    assert policy["description"] == ""
+
+
 @pytest.mark.parametrize("form", [False, True], ids=["json", "form"])
 async def test_a_read_only_policy_refuses_writes_with_403_code_303_and_stores_nothing(
     admin_api, form
