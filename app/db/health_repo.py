@@ -13,11 +13,11 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select, union_all
 from sqlalchemy.orm import Session
 
-from app.db.tables import DeliveryAttempt, Gateway, MessageLog
+from app.db.tables import DeliveryAttempt, Gateway, MessageLog, table
 
-M = MessageLog.__table__  # type: ignore[attr-defined]
-A = DeliveryAttempt.__table__  # type: ignore[attr-defined]
-G = Gateway.__table__  # type: ignore[attr-defined]
+M = table(MessageLog)
+A = table(DeliveryAttempt)
+G = table(Gateway)
 FAILED = ("retryable", "permanent", "unknown")  # an attempt's outcomes other than accepted
 WAITING = ("queued", "sending")  # the states a message waits in; the rest are final
 # A send refused because the gateway's circuit was open: not an attempt, so not evidence.

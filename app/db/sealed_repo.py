@@ -7,18 +7,18 @@ from collections.abc import Sequence
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from app.db.tables import Gateway, GatewayOption, Token
+from app.db.tables import Gateway, GatewayOption, Token, table
 
-G = Gateway.__table__.c  # type: ignore[attr-defined]
-O = GatewayOption.__table__.c  # type: ignore[attr-defined]  # noqa: E741
-T = Token.__table__.c  # type: ignore[attr-defined]
+G = table(Gateway).c
+O = table(GatewayOption).c  # noqa: E741
+T = table(Token).c
 
 
 def gateway_secrets(tx: Session) -> Sequence[tuple[int, str, str, str, str]]:
     """(option id, gateway name, kind, key, sealed value), locked until the commit."""
     query = (
         select(O.id, G.name, O.kind, O.key, O.value)
-        .join(Gateway.__table__, G.id == O.gateway_id)  # type: ignore[attr-defined]
+        .join(table(Gateway), G.id == O.gateway_id)
         .where(O.secret.is_(True))
         .order_by(O.id)
         .with_for_update()

@@ -307,11 +307,11 @@ class ApiKey(SQLModel, table=True):
 # find them (33 ms at 20,000 rows).
 Index(
     "ix_message_gateway_id",
-    MessageLog.__table__.c.gateway,  # type: ignore[attr-defined]
-    MessageLog.__table__.c.id,  # type: ignore[attr-defined]
+    table(MessageLog).c.gateway,
+    table(MessageLog).c.id,
 )
 Index(
     "ix_delivery_attempt_gateway_id",
-    DeliveryAttempt.__table__.c.gateway,  # type: ignore[attr-defined]
-    DeliveryAttempt.__table__.c.id,  # type: ignore[attr-defined]
+    table(DeliveryAttempt).c.gateway,
+    table(DeliveryAttempt).c.id,
 )

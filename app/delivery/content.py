@@ -10,15 +10,15 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.db.tables import Challenge, Token
+from app.db.tables import Challenge, Token, table
 from app.delivery.outbox_repo import Job, aware
 from app.security import hotp
 
 if TYPE_CHECKING:
     from app.runtime import Runtime
 
-CHALLENGE = Challenge.__table__  # type: ignore[attr-defined]
-TOKEN = Token.__table__  # type: ignore[attr-defined]
+CHALLENGE = table(Challenge)
+TOKEN = table(Token)
 
 
 class Unsendable(Exception):

@@ -16,12 +16,12 @@ from typing import Any
 from sqlalchemy import Select, bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from app.db.tables import Challenge, DeliveryAttempt, MessageLog, ModemOwner
+from app.db.tables import Challenge, DeliveryAttempt, MessageLog, ModemOwner, table
 
-MESSAGE = MessageLog.__table__  # type: ignore[attr-defined]
-ATTEMPT = DeliveryAttempt.__table__  # type: ignore[attr-defined]
-CHALLENGE = Challenge.__table__  # type: ignore[attr-defined]
-OWNER = ModemOwner.__table__  # type: ignore[attr-defined]
+MESSAGE = table(MessageLog)
+ATTEMPT = table(DeliveryAttempt)
+CHALLENGE = table(Challenge)
+OWNER = table(ModemOwner)
 M = MESSAGE.c
 A = ATTEMPT.c
 FINAL = ("sent", "failed", "expired")

@@ -26,7 +26,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
 from app.db.engine import Database
-from app.db.tables import Gateway, GatewayOption, ModemOwner, utcnow
+from app.db.tables import Gateway, GatewayOption, ModemOwner, table, utcnow
 from app.delivery.locks import AdvisoryLocks, DeviceLocks, FileLocks
 from app.delivery.outbox_repo import Fence, aware
 from app.services.provider_pool import GatewayConfig
@@ -39,14 +39,14 @@ log = logging.getLogger("smsgw.delivery.ownership")
 MODEM_MODULE = "providers.gsm_modem.GsmModemProvider"
 RENEW_SECONDS = 4.0  # an owner renews, and others try to take over, this often
 OWNER_STALE = 15.0  # an owner not renewed for this long is gone
-OWNER = ModemOwner.__table__  # type: ignore[attr-defined]
+OWNER = table(ModemOwner)
 OC = OWNER.c
 Verdict = Literal["any", "mine", "elsewhere", "nobody"]
 
 
 def _modems(tx: Session) -> dict[str, str]:
     """Gateway name -> serial device, for every GSM modem gateway."""
-    gateway, option = Gateway.__table__, GatewayOption.__table__  # type: ignore[attr-defined]
+    gateway, option = table(Gateway), table(GatewayOption)
     rows = tx.connection().execute(
         select(gateway.c.name, option.c.value)
         .join_from(gateway, option, option.c.gateway_id == gateway.c.id)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection, delete, select
 
-from app.db.tables import Gateway
+from app.db.tables import Gateway, table
 from app.errors import NotFound, ParameterError
 from app.security.caller import Caller
 from app.services.audit import audited_write
@@ -35,7 +35,7 @@ from app.traffic.settings import (
 if TYPE_CHECKING:
     from app.runtime import Runtime
 
-GATEWAY = Gateway.__table__  # type: ignore[attr-defined]
+GATEWAY = table(Gateway)
 T = TypeVar("T")
 
 

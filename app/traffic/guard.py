@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Literal
 from sqlalchemy import Connection, and_, select
 from sqlalchemy.orm import Session
 
-from app.db.tables import Challenge
+from app.db.tables import Challenge, table
 from app.observability import metrics
 from app.services.audit import entry, note
 from app.traffic import repo
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("smsgw.traffic")
 RESEND = "resend_cooldown"
-CHALLENGE = Challenge.__table__  # type: ignore[attr-defined]
+CHALLENGE = table(Challenge)
 Kind = Literal["invalid", "blocked", "cooldown"]
 
 

@@ -23,15 +23,16 @@ from app.db.tables import (
     TrafficRule,
     TrafficSafe,
     TrafficSetting,
+    table,
 )
 from app.traffic.settings import CountryIn, Policy, RuleIn, SafeIn, TrafficSettingsIn
 
-COUNTER = TrafficCounter.__table__  # type: ignore[attr-defined]
-RULE = TrafficRule.__table__  # type: ignore[attr-defined]
-COUNTRY = TrafficCountry.__table__  # type: ignore[attr-defined]
-SAFE = TrafficSafe.__table__  # type: ignore[attr-defined]
-SETTING = TrafficSetting.__table__  # type: ignore[attr-defined]
-LIMIT = GatewayLimit.__table__  # type: ignore[attr-defined]
+COUNTER = table(TrafficCounter)
+RULE = table(TrafficRule)
+COUNTRY = table(TrafficCountry)
+SAFE = table(TrafficSafe)
+SETTING = table(TrafficSetting)
+LIMIT = table(GatewayLimit)
 K = COUNTER.c
 SETTINGS_KEY = "settings"
 
