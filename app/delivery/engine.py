@@ -35,10 +35,31 @@ NOT_IN_BUDGET = "not sent within sms.inline_budget"
 _WAIT_INLINE = 1.0
 
 
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One finished attempt as it was written."""
+
+    gateway: str
+    node: str
+    started_at: datetime
+    finished_at: datetime
+    outcome: str
+    error: str
+    provider_ids: str
+
+
 @dataclass(frozen=True)
 class Result:
     status: Status
     error: str = ""
+    # What the final write stored, when this call made every attempt of the message (a
+    # synchronous send driven from its admission): the caller answers from it without
+    # reading the message back. None when attempts were made elsewhere.
+    attempts: tuple[Attempt, ...] | None = None
+    finished_at: datetime | None = None
+    provider_ids: str = ""
+    parts: int = 0
+    latency_ms: float = 0.0
 
 
 async def _send(rt: Runtime, gateway: str, phone: str, text: str, max_wait: float) -> SendResult:
@@ -89,16 +110,21 @@ async def drive(
     attempt_id: int | None = None,
     text: str | None = None,
     budget_end: float | None = None,
+    started_at: datetime | None = None,
+    phone: str | None = None,
 ) -> Result:
     """Drive `job` (held by this process) until it is final or waits in the queue.
 
-    `attempt_id` is an attempt already recorded as begun (admitted inline), `text` the text
-    if the caller has it; `budget_end` (monotonic) bounds a synchronous caller's wait.
+    `attempt_id` is an attempt already recorded as begun (admitted inline) at `started_at`;
+    `text` and `phone` are in the clear if the caller has them; `budget_end` (monotonic)
+    bounds a synchronous caller's wait. Given `started_at` (the message has no other
+    attempt), the result carries the attempts as written.
     """
     rt.delivery.held.add(job.id)
     sends.message_started()
     try:
-        return await _drive(rt, job, config, attempt_id, text, budget_end)
+        trail = _Trail(started_at) if started_at is not None else None
+        return await _drive(rt, job, config, attempt_id, text, budget_end, trail, phone)
     finally:
         rt.delivery.held.discard(job.id)
 
@@ -110,16 +136,20 @@ async def _drive(
     attempt_id: int | None,
     text: str | None,
     budget_end: float | None,
+    trail: _Trail | None,
+    phone: str | None = None,
 ) -> Result:
     while True:
         now = utcnow()
         if job.deadline <= now:
-            return await _final(rt, job, attempt_id, "expired", "deadline passed before a send")
+            return await _final(
+                rt, job, attempt_id, "expired", "deadline passed before a send", trail=trail
+            )
         if text is None:
             try:
                 text = await content.text_of(rt, job, now)
             except content.Unsendable as exc:
-                return await _final(rt, job, attempt_id, "failed", f"not sent: {exc}")
+                return await _final(rt, job, attempt_id, "failed", f"not sent: {exc}", trail=trail)
         gateway = job.route[job.hop]
         if await _owned_elsewhere(rt, gateway):
             return await _hand_over(rt, job, attempt_id, budget_end)
@@ -127,9 +157,12 @@ async def _drive(
             attempt_id = await _start(rt, job, gateway, now)
             if attempt_id is None:
                 return Result("lost", "the lease passed to another process")
+            if trail is not None:
+                trail.begun = now
         job = replace(job, hop_tries=job.hop_tries + 1)
         clock = time.perf_counter()
-        phone = rt.box.open(job.destination)
+        if phone is None:
+            phone = rt.box.open(job.destination)
         sends.hide(phone, text)
         try:
             result = await _send(rt, gateway, phone, text, _limit_wait(job, now, budget_end))
@@ -138,7 +171,9 @@ async def _drive(
             described = excerpt(
                 f"{gateway}: {error.code}: {error.message}", phone=phone, message=text
             )
-            step = await _after_failure(rt, job, attempt_id, error, described, config, budget_end)
+            step = await _after_failure(
+                rt, job, attempt_id, error, described, config, budget_end, trail
+            )
             if isinstance(step, Result):
                 return step
             job, attempt_id = step, None
@@ -153,6 +188,7 @@ async def _drive(
             provider_ids=",".join(result.message_ids),
             parts=result.parts,
             latency_ms=latency,
+            trail=trail,
         )
 
 
@@ -249,6 +285,7 @@ async def _after_failure(
     described: str,
     config: DeliveryConfig,
     budget_end: float | None,
+    trail: _Trail | None = None,
 ) -> Job | Result:
     """Record the failed attempt (`described`: its scrubbed text) and decide: the job to
     try next, or how it ended."""
@@ -266,7 +303,7 @@ async def _after_failure(
     )
     outcome = policy.outcome_of(error)
     if step.action == "fail":
-        return await _final(rt, job, attempt_id, "failed", described, outcome=outcome)
+        return await _final(rt, job, attempt_id, "failed", described, outcome=outcome, trail=trail)
     if step.delay >= remaining:
         return await _final(
             rt,
@@ -275,6 +312,7 @@ async def _after_failure(
             "expired",
             f"{described}; no time left before the deadline",
             outcome=outcome,
+            trail=trail,
         )
     if budget_end is not None and time.monotonic() + step.delay >= budget_end:
         return await _final(
@@ -284,6 +322,7 @@ async def _after_failure(
             "failed",
             f"{described}; not sent within sms.inline_budget",
             outcome=outcome,
+            trail=trail,
         )
     nxt = replace(job, hop=step.hop, hop_tries=job.hop_tries if step.hop == job.hop else 0)
     if budget_end is None and step.delay > _WAIT_INLINE:
@@ -310,6 +349,8 @@ async def _after_failure(
             tx, attempt_id, now=now, outcome=outcome, error=described
         )
     )
+    if trail is not None:
+        trail.add(job.route[job.hop], node.name, now, outcome, described, "")
     if step.delay > 0:
         await asyncio.sleep(step.delay)  # the backoff itself, holding the lease
     return nxt
@@ -326,6 +367,7 @@ async def _final(
     provider_ids: str = "",
     parts: int = 0,
     latency_ms: float = 0.0,
+    trail: _Trail | None = None,
 ) -> Result:
     node = rt.delivery
     now = utcnow()
@@ -359,4 +401,46 @@ async def _final(
     if status != "sent":
         log.warning("message %s %s: %s", job.id, status, error)
     sends.message_finished(job.route[job.hop], status, None, job.id, source=job.source)
-    return Result(status, error)
+    if trail is None:
+        return Result(status, error)
+    if attempt_id is not None:
+        written = error if status != "sent" else ""
+        trail.add(job.route[job.hop], node.name, now, outcome, written, provider_ids)
+    return Result(
+        status,
+        error,
+        attempts=tuple(trail.attempts),
+        finished_at=now,
+        provider_ids=provider_ids,
+        parts=parts,
+        latency_ms=outbox_repo.stored_latency(latency_ms),
+    )
+
+
+class _Trail:
+    """The attempts one drive wrote, kept to answer a synchronous caller from memory."""
+
+    def __init__(self, begun: datetime) -> None:
+        self.begun = begun  # the start of the attempt in flight
+        self.attempts: list[Attempt] = []
+
+    def add(
+        self,
+        gateway: str,
+        node: str,
+        now: datetime,
+        outcome: str,
+        error: str,
+        provider_ids: str,
+    ) -> None:
+        self.attempts.append(
+            Attempt(
+                gateway,
+                node,
+                self.begun,
+                now,
+                outcome,
+                outbox_repo.stored_error(error),
+                provider_ids,
+            )
+        )

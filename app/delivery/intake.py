@@ -41,6 +41,8 @@ class Admitted:
     attempt_id: int | None  # begun already: the caller sends inline
     expired: bool = False  # admitted past its deadline: final at once, never sent
     row: dict[str, object] = field(default_factory=dict)  # the values written
+    started_at: datetime | None = None  # of the attempt begun at admission
+    phone: str | None = field(default=None, repr=False)  # in the clear, to send inline
 
 
 def parse_route(identifier: str) -> list[str]:
@@ -130,7 +132,15 @@ def admit(
         serial=serial,
         transaction_id=transaction_id,
     )
-    return Admitted(job, attempt_id, expired, {**row, "id": message_id})
+    started_at = now if attempt_id is not None else None
+    return Admitted(
+        job,
+        attempt_id,
+        expired,
+        {**row, "id": message_id},
+        started_at,
+        phone if attempt_id is not None else None,
+    )
 
 
 def can_send_inline(rt: Runtime, route: list[str]) -> bool:
@@ -164,6 +174,8 @@ async def settle(
         attempt_id=admitted.attempt_id,
         text=text,
         budget_end=time.monotonic() + config.inline_budget,
+        started_at=admitted.started_at,
+        phone=admitted.phone,
     )
 
 

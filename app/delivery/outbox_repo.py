@@ -143,6 +143,15 @@ _CLOSE_CHALLENGE = (
 )
 
 
+def stored_error(error: str) -> str:
+    """An error as a message or attempt row keeps it."""
+    return error[:1000]
+
+
+def stored_latency(latency_ms: float) -> float:
+    return round(latency_ms, 2)
+
+
 def admit(tx: Session, row: dict[str, Any]) -> int:
     return int(tx.connection().execute(_INSERT_MESSAGE, row).scalar_one())
 
@@ -210,7 +219,7 @@ def finish_attempt(
             "p_id": attempt_id,
             "p_now": now,
             "p_outcome": outcome,
-            "p_error": error[:1000],
+            "p_error": stored_error(error),
             "p_ids": provider_ids,
             "p_parts": parts,
         },
@@ -241,10 +250,10 @@ def finish(
                 "p_owner": owner,
                 "p_status": status,
                 "p_now": now,
-                "p_error": error[:1000],
+                "p_error": stored_error(error),
                 "p_ids": provider_ids,
                 "p_parts": parts,
-                "p_latency": round(latency_ms, 2),
+                "p_latency": stored_latency(latency_ms),
             },
         )
         .rowcount

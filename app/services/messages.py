@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from app.db import message_repo
 from app.db.tables import DeliveryAttempt, MessageLog
 from app.delivery import config as delivery_config
-from app.delivery import intake
+from app.delivery import engine, intake
 from app.errors import GatewayFailed, NotFound
 from app.runtime import Runtime
 from app.schemas.sms import AttemptOut, MessageOut, MessagePage, SmsIn
@@ -53,9 +54,12 @@ async def send(
         # Answered from what was written: an accepted async send costs one transaction.
         return to_out(MessageLog.model_validate(admitted.row), [])
     if admitted is not None:
-        await intake.settle(
+        result = await intake.settle(
             rt, admitted, config, None if form.is_async else form.message, wait=True
         )
+        if result.status == "sent" and result.attempts is not None:
+            # Sent inline: answered from what was written, as reading it back would.
+            return _sent(admitted.row, result)
     out = await record(rt, message_id)
     if out.status in ("failed", "expired"):
         names = ", ".join(repr(n) for n in route)
@@ -64,6 +68,40 @@ async def send(
             f"SMS {gateway_word} {names} could not send (message {out.id}): {out.error}"
         )
     return out
+
+
+def _sent(row: dict[str, Any], result: engine.Result) -> MessageOut:
+    attempts = result.attempts or ()
+    return MessageOut(
+        id=row["id"],
+        gateway=attempts[-1].gateway if attempts else row["gateway"],
+        route=_ids(row["route"]) or [row["gateway"]],
+        phone=row["phone"],
+        status="sent",
+        attempts=len(attempts),
+        parts=result.parts,
+        latency_ms=result.latency_ms,
+        provider_ids=_ids(result.provider_ids),
+        error="",
+        source=row["source"],
+        serial=row["serial"],
+        transaction_id=row["transaction_id"],
+        created_at=row["created_at"],
+        finished_at=result.finished_at,
+        deadline=row["deadline"],
+        attempt_log=[
+            AttemptOut(
+                gateway=a.gateway,
+                node=a.node,
+                started_at=a.started_at,
+                finished_at=a.finished_at,
+                outcome=a.outcome,
+                error=a.error,
+                provider_ids=_ids(a.provider_ids),
+            )
+            for a in attempts
+        ],
+    )
 
 
 async def record(rt: Runtime, message_id: int) -> MessageOut:

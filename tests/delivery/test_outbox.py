@@ -37,6 +37,18 @@ async def test_failover_when_the_first_gateway_refuses_connections(admin_api, ht
     assert http_sink.last.body == b"to=%2B491701234567&text=Hello"
 
 
+async def test_a_synchronous_send_answers_the_message_exactly_as_stored(admin_api, http_sink):
+    await http_gateway(admin_api, "dead", refusing_url())
+    await http_gateway(admin_api, "live", http_sink.url + "/send")
+    direct = await admin_api.post("/sms/send", {"gateway": "live", "phone": PHONE, "message": "a"})
+    failed_over = await admin_api.post(
+        "/sms/send", {"gateways": ["dead", "live"], "phone": PHONE, "message": "b"}
+    )
+    stored = {m["id"]: m for m in await messages(admin_api)}
+    assert direct == stored[direct["id"]] and direct["attempts"] == 1
+    assert failed_over == stored[failed_over["id"]] and failed_over["attempts"] == 2
+
+
 async def test_a_5xx_is_retried_on_the_same_gateway_with_backoff(admin_api):
     sink = await FlakySink(failures=2).start()
     try:
