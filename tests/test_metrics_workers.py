@@ -8,14 +8,14 @@ import os
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.observability.scraping import parse, value
+from tests.waiting import eventually_sync
 
 REQUESTS = 60
 
@@ -47,14 +47,6 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def _wait(condition: Callable[[], bool], seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.1)
-
-
 def _healthy(url: str) -> bool:
     try:
         return httpx.get(url + "/healthz", timeout=1).status_code == 200
@@ -82,13 +74,15 @@ def two_json_workers(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], 
         )
     try:
         # A loaded machine starts two workers slowly: wait for both, generously.
-        _wait(lambda: len(_workers(process.pid)) == 2 and _healthy(f"http://127.0.0.1:{port}"), 90)
+        eventually_sync(
+            lambda: len(_workers(process.pid)) == 2 and _healthy(f"http://127.0.0.1:{port}"), 90
+        )
         yield process, port, tmp_path
     finally:
         workers = _workers(process.pid)
         process.terminate()
         process.wait(30)
-        _wait(lambda: all(not _alive(pid) for pid in workers), 20)
+        eventually_sync(lambda: all(not _alive(pid) for pid in workers), 20)
 
 
 def _get_on_a_new_connection(port: int, path: str) -> None:
@@ -120,7 +114,7 @@ def test_serve_logs_one_json_object_per_line(two_json_workers):
     _, port, data_dir = two_json_workers
     httpx.get(f"http://127.0.0.1:{port}/readyz", headers={"X-Request-ID": "probe-7"})
     log = data_dir / "serve.log"
-    _wait(lambda: b"probe-7" in log.read_bytes())
+    eventually_sync(lambda: b"probe-7" in log.read_bytes())
     entries = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
     probe = next(e for e in entries if e.get("request_id") == "probe-7")
     assert probe["route"] == "/readyz" and probe["status"] == 200 and "latency_ms" in probe

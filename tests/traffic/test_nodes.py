@@ -166,16 +166,22 @@ async def test_a_gateway_rate_holds_with_two_processes_sending(nodes, sink_proce
         await asyncio.gather(
             *(_post(client, url + "/sms/send", send, headers=auth) for url in (first, second) * 80)
         )
+
         # Every message either arrives or runs out of retries (the outbox counts a
-        # throttled attempt as a try): wait until the sink has stopped growing.
-        arrivals: list[float] = []
-        for _ in range(600):
-            await asyncio.sleep(0.5)
-            now = (await client.get(sink_process + "/__times")).json()
-            if len(now) == 160 or (now and len(now) == len(arrivals)):
-                arrivals = now
-                break
-            arrivals = now
+        # throttled attempt as a try): wait until none is left waiting, then read the sink.
+        async def waiting() -> int:
+            counts = []
+            for status in ("queued", "sending"):
+                url = f"{first}/sms/messages?status={status}&pagesize=1"
+                reply = await client.get(url, headers=auth)
+                counts.append(reply.json()["result"]["value"]["count"])
+            return sum(counts)
+
+        deadline = time.monotonic() + 300
+        while await waiting():
+            assert time.monotonic() < deadline, "messages still waiting"
+            await asyncio.sleep(0.1)
+        arrivals = (await client.get(sink_process + "/__times")).json()
     per_second = Counter(int(at) for at in arrivals)
     assert sum(per_second.values()) >= 2 * rate
     assert max(per_second.values()) <= rate + burst, sorted(per_second.items())
