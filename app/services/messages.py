@@ -89,18 +89,7 @@ def _sent(row: dict[str, Any], result: engine.Result) -> MessageOut:
         created_at=row["created_at"],
         finished_at=result.finished_at,
         deadline=row["deadline"],
-        attempt_log=[
-            AttemptOut(
-                gateway=a.gateway,
-                node=a.node,
-                started_at=a.started_at,
-                finished_at=a.finished_at,
-                outcome=a.outcome,
-                error=a.error,
-                provider_ids=_ids(a.provider_ids),
-            )
-            for a in attempts
-        ],
+        attempt_log=[_attempt_out(a) for a in attempts],
     )
 
 
@@ -173,16 +162,18 @@ def to_out(row: MessageLog, attempts: list[DeliveryAttempt]) -> MessageOut:
         created_at=row.created_at,
         finished_at=row.finished_at,
         deadline=row.deadline,
-        attempt_log=[
-            AttemptOut(
-                gateway=a.gateway,
-                node=a.node,
-                started_at=a.started_at,
-                finished_at=a.finished_at,
-                outcome=a.outcome,
-                error=a.error,
-                provider_ids=_ids(a.provider_ids),
-            )
-            for a in attempts
-        ],
+        attempt_log=[_attempt_out(a) for a in attempts],
+    )
+
+
+def _attempt_out(attempt: Any) -> AttemptOut:
+    """An attempt, as written to the database or kept in memory, in the API's shape."""
+    return AttemptOut(
+        gateway=attempt.gateway,
+        node=attempt.node,
+        started_at=attempt.started_at,
+        finished_at=attempt.finished_at,
+        outcome=attempt.outcome,
+        error=attempt.error,
+        provider_ids=_ids(attempt.provider_ids),
     )
