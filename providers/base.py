@@ -8,6 +8,7 @@ import re
 import traceback
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -16,11 +17,38 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 log = logging.getLogger("smsgw.providers")
 
 
+# What a delivery report says of one message part, in the service's words. "delivered" and
+# "undeliverable" are final; "accepted" and "enroute" say the gateway still works on it;
+# "unknown" is the gateway admitting it cannot tell (also final: nothing more will come).
+RECEIPT_STATES = ("accepted", "enroute", "delivered", "undeliverable", "unknown")
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """A delivery report for one message part, as a provider received it."""
+
+    provider_id: str  # the id the gateway gave when it took the part, as send() reported it
+    state: str  # one of RECEIPT_STATES
+    provider_status: str = ""  # the gateway's own word for it (DELIVRD, "failed", ...)
+    reported_at: datetime | None = None  # when the gateway says it happened, if it does
+    error: str = ""  # the gateway's error code, if any
+
+
+# Hands a receipt to the service: (gateway name, receipt). It never raises for a receipt
+# that matches nothing; the service counts and logs those.
+ReceiptSink = Callable[[str, Receipt], Awaitable[None]]
+# Told of a report the provider could not read (gateway name, reason), to count and log it.
+RejectedReceipt = Callable[[str, str], None]
+
+
 @dataclass(frozen=True)
 class ProviderContext:
     """What a provider may know about the service around it."""
 
     script_dir: Path = Path("scripts")
+    gateway: str = ""  # the name of the gateway definition this instance serves
+    receipts: ReceiptSink | None = None  # where delivery reports go; None: nowhere
+    receipt_rejected: RejectedReceipt | None = None
 
 
 @dataclass(frozen=True)
@@ -226,6 +254,27 @@ class Provider(Generic[OptionsT]):
     async def send(self, phone: str, message: str) -> SendResult:
         """Send one message; any failure is a SendError subclass."""
         raise NotImplementedError
+
+    @property
+    def receives_receipts(self) -> bool:
+        """Whether this instance, as configured, gets delivery reports over its own
+        connection (an SMPP transceiver): the service then keeps it listening."""
+        return False
+
+    async def listen(self) -> None:
+        """Keep the connection that brings delivery reports open until `aclose` (reconnecting
+        as needed); returns at once for a provider that receives none."""
+
+    async def report(self, receipt: Receipt) -> None:
+        """Hand a delivery report to the service."""
+        if self.context.receipts is not None:
+            await self.context.receipts(self.context.gateway, receipt)
+
+    def reject_report(self, reason: str) -> None:
+        """Count a delivery report that could not be read (it was still acknowledged)."""
+        log.warning("%s: unreadable delivery report: %s", self.context.gateway or "?", reason)
+        if self.context.receipt_rejected is not None:
+            self.context.receipt_rejected(self.context.gateway, reason)
 
     async def drain(self) -> None:
         """Wait for work a send left running after it returned (none by default)."""
