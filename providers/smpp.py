@@ -1,33 +1,39 @@
-"""SMPP 3.4 transmitter on asyncio streams, with the PDU codec of smpp_pdu.py.
+"""SMPP 3.4 ESME on asyncio streams, with the PDU codec of smpp_pdu.py.
 
-Each gateway keeps one bound transmitter session and reuses it across sends. Sends share
-it concurrently: each request carries a sequence number and its response is matched to it
-by a reader task, so a slow SMSC answer holds up only its own message. An enquire_link
-every ENQUIRE_LINK_INTERVAL seconds keeps the session alive (and finds a dead one); the
-SMSC's own enquire_link and unbind are answered. When the connection drops, the messages
-in flight fail (their outcome unknown: the SMSC may have taken them) and the next send
-binds again. Every path that fails after the connection opened closes it.
+Each gateway keeps one bound session (smpp_session.py) and reuses it across sends. Sends
+share it concurrently: each request carries a sequence number and its response is matched
+to it by a reader task, so a slow SMSC answer holds up only its own message. When the
+connection drops, the messages in flight fail (their outcome unknown: the SMSC may have
+taken them) and the next send binds again. Every path that fails after the connection
+opened closes it.
+
+With REGISTERED_DELIVERY every submit_sm asks for a receipt, the session binds as a
+transceiver (or, with BIND=transmitter, a second session binds as a receiver), and
+`listen()` keeps the receiving session bound until `aclose`. Each receipt is acknowledged
+by the session and handed to the service from a task of its own, so a slow or failing
+service never holds up the reader.
 
 No Python SMPP library fitted: smpplib blocks on its socket, the asyncio ones are
-unmaintained, and a transmitter needs only five PDUs.
+unmaintained, and an ESME needs only a handful of PDUs.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import itertools
 import logging
 import random
-from typing import Any
+from collections.abc import Coroutine
+from typing import Any, Literal, TypeVar
 
 from pydantic import Field, field_validator
 
 from providers import smpp_pdu as pdu
+from providers import smpp_receipt
 from providers.base import (
     OutcomeUnknown,
     Provider,
     ProviderOptions,
+    Receipt,
     RejectedByGateway,
     RejectedNumber,
     SendError,
@@ -39,15 +45,13 @@ from providers.base import (
     unreachable,
 )
 from providers.registry import registry
+from providers.smpp_session import CONNECTION_LOST, NotSent, Session
 
 log = logging.getLogger("smsgw.providers.smpp")
-_CONNECTION_LOST = "connection to the SMSC lost"
+T = TypeVar("T")
+YesNo = Literal["yes", "no"]  # privacyIDEA's flags (CHECK_SSL, SEND_DATA_AS_JSON) read so
 # C-octet strings are ASCII without NUL (SMPP 3.4 3.1); the address characters printable.
 _PRINTABLE_ASCII = frozenset(chr(code) for code in range(0x20, 0x7F))
-
-
-class _NotSent(ConnectionError):
-    """The session was closed before the request was written: the SMSC never saw it."""
 
 
 def _ascii(value: str | None) -> str | None:
@@ -68,9 +72,36 @@ class SmppOptions(ProviderOptions):
     D_ADDR_TON: int = Field(1, ge=0, le=0xFF, description="Destination TON, hex: 0x1")
     D_ADDR_NPI: int = Field(1, ge=0, le=0xFF, description="Destination NPI, hex: 0x1")
     TIMEOUT: float = Field(10.0, gt=0, le=300, description="Seconds for a send, binding included")
+    REGISTERED_DELIVERY: YesNo = Field(
+        "no",
+        description="yes: ask the SMSC for a delivery receipt of every part and keep a "
+        "session bound to receive them",
+    )
+    BIND: Literal["transceiver", "transmitter"] | None = Field(
+        None,
+        description="transceiver: one session sends and receives receipts; transmitter: "
+        "sends go on a transmitter session, receipts come on a second, receiver session. "
+        "Default: transceiver with REGISTERED_DELIVERY=yes, else transmitter",
+    )
+    RECEIPT_ID: smpp_receipt.IdForm = Field(
+        "as_is",
+        description="How a receipt writes the message id the submit_sm_resp gave: as_is; "
+        "hex_to_decimal: receipt hex, submit answer decimal; decimal_to_hex: the reverse",
+    )
 
     # Refused at save: a value the bind or submit_sm cannot carry would fail every send.
     _ascii_only = field_validator("SYSTEM_ID", "PASSWORD", "SYSTEM_TYPE", "S_ADDR")(_ascii)
+
+    @field_validator("BIND", mode="before")
+    @classmethod
+    def _default_bind(cls, value: Any) -> Any:
+        return value or None  # an empty value posted by a form: the default
+
+    @property
+    def bind_mode(self) -> Literal["transceiver", "transmitter"]:
+        if self.BIND is not None:
+            return self.BIND
+        return "transceiver" if self.REGISTERED_DELIVERY == "yes" else "transmitter"
 
     @field_validator("S_ADDR_TON", "S_ADDR_NPI", "D_ADDR_TON", "D_ADDR_NPI", mode="before")
     @classmethod
@@ -84,149 +115,93 @@ class SmppOptions(ProviderOptions):
         return value
 
 
-class _Session:
-    """One bound transmitter: a reader task matching responses to requests by sequence."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
-        self.pending: dict[int, asyncio.Future[pdu.Pdu]] = {}
-        self.sequences = itertools.count(1)
-        self.closed = asyncio.Event()
-        self.tasks: list[asyncio.Task[None]] = []
-
-    def start(self, keepalive: float) -> None:
-        loop = asyncio.get_running_loop()
-        self.tasks = [loop.create_task(self._read()), loop.create_task(self._keepalive(keepalive))]
-
-    async def request(self, command_id: int, body: bytes = b"") -> pdu.Pdu:
-        if self.closed.is_set():
-            raise _NotSent(_CONNECTION_LOST)
-        sequence = next(self.sequences)
-        answer: asyncio.Future[pdu.Pdu] = asyncio.get_running_loop().create_future()
-        self.pending[sequence] = answer
-        try:
-            self.writer.write(pdu.Pdu(command_id, 0, sequence, body).encode())
-            await self.writer.drain()
-            return await answer
-        finally:
-            self.pending.pop(sequence, None)
-
-    def _answer(self, request: pdu.Pdu, status: int = 0) -> None:
-        command = pdu.GENERIC_NACK if status else request.command_id | pdu.RESPONSE
-        self.writer.write(pdu.Pdu(command, status, request.sequence).encode())
-
-    async def _read(self) -> None:
-        try:
-            while True:
-                received = await pdu.read_pdu(self.reader)
-                if received.command_id & pdu.RESPONSE:
-                    waiting = self.pending.get(received.sequence)
-                    if waiting is not None and not waiting.done():
-                        waiting.set_result(received)
-                elif received.command_id == pdu.ENQUIRE_LINK:
-                    self._answer(received)
-                elif received.command_id == pdu.UNBIND:
-                    self._answer(received)
-                    await self.writer.drain()
-                    break
-                else:
-                    self._answer(received, status=0x03)  # ESME_RINVCMDID
-        except (OSError, asyncio.IncompleteReadError, pdu.PduError) as exc:
-            log.info("SMPP session ended: %s", type(exc).__name__)
-        finally:
-            self._lost()
-
-    async def _keepalive(self, interval: float) -> None:
-        while not self.closed.is_set():
-            await asyncio.sleep(interval)
-            try:
-                async with asyncio.timeout(interval):
-                    await self.request(pdu.ENQUIRE_LINK)
-            except (OSError, TimeoutError):
-                self._lost()
-
-    def _lost(self) -> None:
-        self.closed.set()
-        for waiting in self.pending.values():
-            if not waiting.done():
-                waiting.set_exception(ConnectionError(_CONNECTION_LOST))
-        self.writer.close()
-
-    async def close(self) -> None:
-        if not self.closed.is_set():
-            with contextlib.suppress(OSError, TimeoutError, ConnectionError):
-                async with asyncio.timeout(1):
-                    await self.request(pdu.UNBIND)
-        await self.abort()
-
-    async def abort(self) -> None:
-        """Close the connection without an unbind: for a session that never got bound."""
-        self._lost()
-        current = asyncio.current_task()
-        for task in self.tasks:
-            if task is not current:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-
-
 @registry.register(
     "providers.smpp.SmppProvider",
     aliases=("privacyidea.lib.smsprovider.SmppSMSProvider.SmppSMSProvider",),
 )
 class SmppProvider(Provider[SmppOptions]):
-    """Send through an SMSC over SMPP 3.4."""
+    """Send through an SMSC over SMPP 3.4, and receive its delivery receipts."""
 
     options_model = SmppOptions
-    description = "SMPP 3.4 transmitter: one bound session per gateway, long messages split"
+    description = (
+        "SMPP 3.4: one bound session per gateway, long messages split, delivery receipts "
+        "with REGISTERED_DELIVERY"
+    )
 
     ENQUIRE_LINK_INTERVAL = 30.0
     RETRY_DELAYS = (0.1, 0.2, 0.4, 0.8, 1.6)  # after ESME_RTHROTTLED or ESME_RMSGQFUL
+    REBIND_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)  # listen(): the last one repeats
+    REPORTS_AT_ONCE = 8  # receipts handed to the service concurrently
+    REPORT_GRACE = 5.0  # seconds aclose lets receipts already taken reach the service
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._session: _Session | None = None
-        self._binding = asyncio.Lock()
+        # "both" for a transceiver; "send" and "receive" for a transmitter and a receiver.
+        self._sessions: dict[str, Session] = {}
+        self._binding: dict[str, asyncio.Lock] = {}
+        self._reports: set[asyncio.Task[None]] = set()
+        self._report_slots = asyncio.Semaphore(self.REPORTS_AT_ONCE)
+        self._stopping = asyncio.Event()
+        self._listeners = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
 
-    async def _bound(self) -> _Session:
-        async with self._binding:  # one bind at a time, however many sends wait for it
-            if self._session is not None and not self._session.closed.is_set():
-                return self._session
-            options = self.options
-            try:  # encoded before connecting, so that a bind that cannot be sent opens nothing
-                bind = pdu.bind_transmitter(
-                    0,
-                    options.SYSTEM_ID,
-                    options.PASSWORD or "",
-                    options.SYSTEM_TYPE,
-                    options.S_ADDR_TON,
-                    options.S_ADDR_NPI,
-                )
-            except (pdu.PduError, UnicodeError) as exc:
-                raise RejectedByGateway(
-                    "bind_options", f"the bind cannot be encoded: {exc}"
-                ) from None
-            try:
-                reader, writer = await asyncio.open_connection(options.SMSC_HOST, options.SMSC_PORT)
-            except OSError as exc:
-                raise unreachable(
-                    f"{options.SMSC_HOST}:{options.SMSC_PORT}: {exc.strerror or exc}"
-                ) from None
-            session = _Session(reader, writer)
-            try:
-                session.start(self.ENQUIRE_LINK_INTERVAL)
-                answer = await session.request(pdu.BIND_TRANSMITTER, bind.body)
-            except ConnectionError:
-                await session.abort()
-                raise unreachable(f"{_CONNECTION_LOST} while binding") from None
-            except BaseException:
-                await session.abort()
-                raise
-            if answer.status:
-                await session.abort()
-                raise _bind_error(answer.status, options.SYSTEM_ID)
-            self._session = session
+    @property
+    def receives_receipts(self) -> bool:
+        return self.options.REGISTERED_DELIVERY == "yes"
+
+    def _slot(self, role: Literal["send", "receive"]) -> tuple[str, int]:
+        if self.options.bind_mode == "transceiver":
+            return "both", pdu.BIND_TRANSCEIVER
+        if role == "send":
+            return "send", pdu.BIND_TRANSMITTER
+        return "receive", pdu.BIND_RECEIVER
+
+    async def _bound(self, role: Literal["send", "receive"] = "send") -> Session:
+        key, command = self._slot(role)
+        lock = self._binding.setdefault(key, asyncio.Lock())
+        async with lock:  # one bind at a time, however many sends wait for it
+            session = self._sessions.get(key)
+            if session is not None and not session.closed.is_set():
+                return session
+            session = await self._bind(command)
+            self._sessions[key] = session
             return session
+
+    async def _bind(self, command: int) -> Session:
+        options = self.options
+        try:  # encoded before connecting, so that a bind that cannot be sent opens nothing
+            bind = pdu.bind(
+                command,
+                0,
+                options.SYSTEM_ID,
+                options.PASSWORD or "",
+                options.SYSTEM_TYPE,
+                options.S_ADDR_TON,
+                options.S_ADDR_NPI,
+            )
+        except (pdu.PduError, UnicodeError) as exc:
+            raise RejectedByGateway("bind_options", f"the bind cannot be encoded: {exc}") from None
+        try:
+            reader, writer = await asyncio.open_connection(options.SMSC_HOST, options.SMSC_PORT)
+        except OSError as exc:
+            raise unreachable(
+                f"{options.SMSC_HOST}:{options.SMSC_PORT}: {exc.strerror or exc}"
+            ) from None
+        session = Session(reader, writer, self._delivered)
+        try:
+            session.start(self.ENQUIRE_LINK_INTERVAL)
+            answer = await session.request(command, bind.body)
+        except ConnectionError:
+            await session.abort()
+            raise unreachable(f"{CONNECTION_LOST} while binding") from None
+        except BaseException:
+            await session.abort()
+            raise
+        if answer.status:
+            await session.abort()
+            raise _bind_error(answer.status, options.SYSTEM_ID)
+        return session
 
     async def send(self, phone: str, message: str) -> SendResult:
         options = self.options
@@ -237,10 +212,13 @@ class SmppProvider(Provider[SmppOptions]):
             )
         destination = pdu.Address(options.D_ADDR_TON, options.D_ADDR_NPI, number)
         source = pdu.Address(options.S_ADDR_TON, options.S_ADDR_NPI, options.S_ADDR)
+        registered = pdu.REGISTERED_DELIVERY if self.receives_receipts else 0
         try:
             data_coding, parts = pdu.short_messages(message, random.randrange(256))
             bodies = [
-                pdu.SubmitSm(source, destination, esm_class, data_coding, short_message).pdu(0).body
+                pdu.SubmitSm(source, destination, esm_class, data_coding, short_message, registered)
+                .pdu(0)
+                .body
                 for esm_class, short_message in parts
             ]
         except ValueError as exc:  # PduError among them
@@ -255,19 +233,21 @@ class SmppProvider(Provider[SmppOptions]):
                     ids.append(await self._submit(session, body))
         except TimeoutError:
             raise timed_out(options.TIMEOUT) from None
-        except _NotSent:
+        except NotSent:
             if ids:
                 raise OutcomeUnknown(
-                    "connection_lost", f"{_CONNECTION_LOST} after part {len(ids)}"
+                    "connection_lost", f"{CONNECTION_LOST} after part {len(ids)}"
                 ) from None
-            raise unreachable(_CONNECTION_LOST) from None
+            raise unreachable(CONNECTION_LOST) from None
         except ConnectionError:
             if written:
-                raise OutcomeUnknown("connection_lost", _CONNECTION_LOST) from None
-            raise unreachable(_CONNECTION_LOST) from None
+                raise OutcomeUnknown("connection_lost", CONNECTION_LOST) from None
+            raise unreachable(CONNECTION_LOST) from None
+        # In the form a receipt's id is brought to, so that the service matches by equality.
+        ids = [smpp_receipt.submit_form(message_id, options.RECEIPT_ID) for message_id in ids]
         return SendResult(message_ids=ids, parts=len(parts), raw_status="ESME_ROK")
 
-    async def _submit(self, session: _Session, body: bytes) -> str:
+    async def _submit(self, session: Session, body: bytes) -> str:
         """One submit_sm, retried while the SMSC says it is throttling; its message_id."""
         answer = await session.request(pdu.SUBMIT_SM, body)
         for delay in self.RETRY_DELAYS:
@@ -283,10 +263,103 @@ class SmppProvider(Provider[SmppOptions]):
             # The SMSC said ESME_ROK, but not in a form we can read: it may well have sent it.
             raise OutcomeUnknown("bad_response", f"submit_sm_resp: {exc}") from None
 
+    def _delivered(self, request: pdu.Pdu) -> None:
+        """A deliver_sm the session has answered: a receipt goes on to the service."""
+        gateway = self.context.gateway or "?"
+        try:
+            deliver = pdu.DeliverSm.parse(request.body)
+        except pdu.PduError as exc:
+            self.reject_report(f"deliver_sm unreadable: {exc}")
+            return
+        if not deliver.is_receipt:
+            log.debug("%s: a mobile-originated deliver_sm, ignored", gateway)
+            return
+        try:
+            receipt = smpp_receipt.read(deliver, self.options.RECEIPT_ID)
+        except smpp_receipt.UnreadableReceipt as exc:
+            self.reject_report(str(exc))
+            return
+        task = asyncio.get_running_loop().create_task(self._hand_on(receipt))
+        self._reports.add(task)
+        task.add_done_callback(self._reports.discard)
+
+    async def _hand_on(self, receipt: Receipt) -> None:
+        async with self._report_slots:
+            try:
+                await self.report(receipt)
+            except Exception as exc:  # the service's trouble; the next receipt may fare better
+                log.error(
+                    "%s: the receipt for %s was not taken: %s",
+                    self.context.gateway or "?",
+                    receipt.provider_id,
+                    type(exc).__name__,
+                )
+
+    async def listen(self) -> None:
+        if not self.receives_receipts:
+            return
+        self._listeners += 1
+        self._idle.clear()
+        try:
+            failures = 0
+            while not self._stopping.is_set():
+                try:
+                    session = await self._unless_stopping(self._bound_in_time())
+                except (SendError, TimeoutError) as exc:
+                    delay = self.REBIND_DELAYS[min(failures, len(self.REBIND_DELAYS) - 1)]
+                    failures += 1
+                    code = exc.code if isinstance(exc, SendError) else "timeout"
+                    log.warning(
+                        "%s: no SMPP session for receipts (%s), binding again in %g s",
+                        self.context.gateway or "?",
+                        code,
+                        delay,
+                    )
+                    await self._unless_stopping(asyncio.sleep(delay))
+                    continue
+                if session is None:
+                    break
+                failures = 0
+                await self._unless_stopping(session.closed.wait())
+                if not self._stopping.is_set():
+                    log.info("%s: SMPP session for receipts lost", self.context.gateway or "?")
+                    await self._unless_stopping(asyncio.sleep(self.REBIND_DELAYS[0]))
+        finally:
+            self._listeners -= 1
+            if not self._listeners:
+                self._idle.set()
+
+    async def _bound_in_time(self) -> Session:
+        async with asyncio.timeout(self.options.TIMEOUT):
+            return await self._bound("receive")
+
+    async def _unless_stopping(self, work: Coroutine[Any, Any, T]) -> T | None:
+        """The result of `work`, or None (`work` cancelled) once aclose has begun."""
+        task = asyncio.ensure_future(work)
+        stop = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait((task, stop), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in (task, stop):
+                waiting.cancel()
+            await asyncio.gather(task, stop, return_exceptions=True)
+        if task.cancelled():
+            return None
+        return task.result()
+
     async def aclose(self) -> None:
-        if self._session is not None:
-            session, self._session = self._session, None
+        self._stopping.set()
+        await self._idle.wait()  # every listen() has returned
+        sessions = {id(session): session for session in self._sessions.values()}
+        self._sessions.clear()
+        for session in sessions.values():
             await session.close()
+        if self._reports:  # the receipts already acknowledged get a moment to land
+            _, late = await asyncio.wait(set(self._reports), timeout=self.REPORT_GRACE)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        self._stopping.clear()
 
 
 def _submit_error(status: int) -> SendError:

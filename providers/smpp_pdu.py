@@ -1,5 +1,5 @@
-"""SMPP 3.4 PDUs: the header, the operations a transmitter needs, C-octet strings, and the
-command statuses worth naming. Encoding and decoding only; the session is in smpp.py."""
+"""SMPP 3.4 PDUs: the header, the binds, submit_sm, deliver_sm with its TLVs, C-octet strings,
+and the command statuses worth naming. Encoding and decoding only; the session is in smpp.py."""
 
 from __future__ import annotations
 
@@ -9,15 +9,24 @@ from dataclasses import dataclass
 
 from providers import gsm_pdu
 
+BIND_RECEIVER = 0x00000001
 BIND_TRANSMITTER = 0x00000002
 SUBMIT_SM = 0x00000004
+DELIVER_SM = 0x00000005
 UNBIND = 0x00000006
 ENQUIRE_LINK = 0x00000015
+BIND_TRANSCEIVER = 0x00000009
 GENERIC_NACK = 0x80000000
 RESPONSE = 0x80000000  # set in the command id of every response
 
 INTERFACE_VERSION = 0x34
 ESM_UDHI = 0x40  # the short message starts with a user data header
+ESM_RECEIPT = 0x04  # deliver_sm: the short message is an SMSC delivery receipt (5.2.12)
+REGISTERED_DELIVERY = 0x01  # submit_sm: a receipt on success or failure (5.2.17)
+# Optional parameters (5.3.2) a delivery receipt may carry.
+TLV_RECEIPTED_MESSAGE_ID = 0x001E
+TLV_MESSAGE_STATE = 0x0427
+TLV_MESSAGE_PAYLOAD = 0x0424
 DATA_CODING = {"gsm7": 0x00, "ucs2": 0x08}
 MAX_PDU = 64 * 1024  # far above any PDU a transmitter receives; more means a broken peer
 
@@ -114,12 +123,29 @@ class Fields:
 
     def octets(self, count: int) -> bytes:
         value, self.at = self.body[self.at : self.at + count], self.at + count
+        if len(value) != count:
+            raise PduError("body ends early")
         return value
 
+    def tlvs(self) -> dict[int, bytes]:
+        """The optional parameters from here to the end of the body (5.3.1): tag, length, value."""
+        found: dict[int, bytes] = {}
+        while self.at < len(self.body):
+            tag, length = struct.unpack(">HH", self.octets(4))
+            found[tag] = self.octets(length)
+        return found
 
-def bind_transmitter(
-    sequence: int, system_id: str, password: str, system_type: str, ton: int, npi: int
+
+def bind(
+    command_id: int,
+    sequence: int,
+    system_id: str,
+    password: str,
+    system_type: str,
+    ton: int,
+    npi: int,
 ) -> Pdu:
+    """bind_transmitter, bind_receiver or bind_transceiver: the three share their body (4.1)."""
     body = (
         cstring(system_id, 16)
         + cstring(password, 9)
@@ -127,7 +153,13 @@ def bind_transmitter(
         + bytes([INTERFACE_VERSION, ton, npi])
         + cstring("", 41)
     )
-    return Pdu(BIND_TRANSMITTER, 0, sequence, body)
+    return Pdu(command_id, 0, sequence, body)
+
+
+def bind_transmitter(
+    sequence: int, system_id: str, password: str, system_type: str, ton: int, npi: int
+) -> Pdu:
+    return bind(BIND_TRANSMITTER, sequence, system_id, password, system_type, ton, npi)
 
 
 @dataclass(frozen=True)
@@ -179,6 +211,50 @@ class SubmitSm:
         fields.octet()  # sm_default_msg_id
         message = fields.octets(fields.octet())
         return cls(source, destination, esm_class, data_coding, message, registered_delivery)
+
+
+@dataclass(frozen=True)
+class DeliverSm:
+    """A deliver_sm (4.6.1): a delivery receipt or a mobile-originated message."""
+
+    source: Address
+    destination: Address
+    esm_class: int
+    data_coding: int
+    short_message: bytes
+    tlvs: dict[int, bytes]
+
+    @property
+    def is_receipt(self) -> bool:
+        return bool(self.esm_class & ESM_RECEIPT)
+
+    def text(self) -> str:
+        """The short message (or message_payload) as text; receipts are ASCII in practice."""
+        data = self.short_message or self.tlvs.get(TLV_MESSAGE_PAYLOAD, b"")
+        if self.data_coding == DATA_CODING["ucs2"]:
+            return data.decode("utf-16-be", "replace")
+        return data.decode("latin-1")
+
+    @classmethod
+    def parse(cls, body: bytes) -> DeliverSm:
+        fields = Fields(body)
+        fields.cstring()  # service_type
+        source = Address(fields.octet(), fields.octet(), fields.cstring())
+        destination = Address(fields.octet(), fields.octet(), fields.cstring())
+        esm_class = fields.octet()
+        fields.octets(2)  # protocol_id, priority_flag
+        fields.cstring()  # schedule_delivery_time: NULL in a deliver_sm
+        fields.cstring()  # validity_period: NULL
+        fields.octets(2)  # registered_delivery, replace_if_present_flag
+        data_coding = fields.octet()
+        fields.octet()  # sm_default_msg_id
+        message = fields.octets(fields.octet())
+        return cls(source, destination, esm_class, data_coding, message, fields.tlvs())
+
+
+def deliver_sm_resp(sequence: int) -> Pdu:
+    """The answer to a deliver_sm: ESME_ROK, message_id unused and NULL (4.6.2)."""
+    return Pdu(DELIVER_SM | RESPONSE, 0, sequence, b"\0")
 
 
 def short_messages(text: str, reference: int) -> tuple[int, list[tuple[int, bytes]]]:
