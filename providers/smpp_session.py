@@ -105,6 +105,10 @@ class Session:
 
     def _lost(self) -> None:
         self.closed.set()
+        current = asyncio.current_task()
+        for task in self.tasks:  # the reader and the keepalive end together
+            if task is not current:
+                task.cancel()
         for waiting in self.pending.values():
             if not waiting.done():
                 waiting.set_exception(ConnectionError(CONNECTION_LOST))

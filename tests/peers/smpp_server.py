@@ -262,6 +262,7 @@ class SmppServer:
     connections: int = 0  # open now
     bound: list[str] = field(default_factory=list)  # the kind of every successful bind
     submitted: list[Submitted] = field(default_factory=list)
+    given_ids: list[str] = field(default_factory=list)  # message_id of each submit_sm_resp
     client_answers: list[tuple[int, int, int]] = field(default_factory=list)
     receipt_answers: list[ReceiptAnswer] = field(default_factory=list)
     receipts_sent: int = 0  # deliver_sm written
@@ -426,6 +427,7 @@ class SmppServer:
             self.submitted.append(parse_submit(body))
             message_id = self._message_id()
             self._by_id[message_id] = self.submitted[-1]
+            self.given_ids.append(message_id)
             if self.receipt_before_answer:
                 await self._receipt_if_asked(message_id, self.receipt_before_answer)
             return 0, message_id.encode() + (b"\0" if self.message_id_nul else b"")

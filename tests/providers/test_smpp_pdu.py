@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from providers import smpp_pdu as pdu
+from tests.peers import smpp_server
 
 
 def test_the_header_is_length_command_status_sequence_big_endian():
@@ -150,3 +151,64 @@ def test_a_c_octet_string_without_its_nul_is_a_pdu_error():
 def test_a_c_octet_string_must_be_ascii():
     with pytest.raises(pdu.PduError):
         pdu.cstring("smsgw-é", 16)
+
+
+# deliver_sm (4.6.1) carrying a delivery receipt (esm_class 0x04, 5.2.12) in both forms: the
+# text of appendix B and the optional parameters receipted_message_id (5.3.2.12) and
+# message_state (5.3.2.35); then its deliver_sm_resp (4.6.2).
+RECEIPT_TEXT = b"id:msg-1 stat:DELIVRD err:000"  # 29 octets
+DELIVER_SM = bytes.fromhex(
+    "0000005e" "00000005" "00000000" "00001388"  # 16 + 78 octets, deliver_sm, seq 5000
+    "00"  # service_type
+    "01" "01" "34393137303132333435363700"  # source: the phone the message went to
+    "05" "00" "736d73677700"  # destination: our "smsgw"
+    "04" "00" "00"  # esm_class: SMSC delivery receipt; protocol_id, priority_flag
+    "00" "00"  # schedule_delivery_time, validity_period: NULL
+    "00" "00" "00" "00"  # registered_delivery, replace_if_present, data_coding, sm_default
+    "1d"  # sm_length 29
+) + RECEIPT_TEXT + bytes.fromhex(
+    "001e" "0006" "6d73672d3100"  # receipted_message_id "msg-1"
+    "0427" "0001" "02"  # message_state DELIVERED
+)  # fmt: skip
+DELIVER_SM_RESP = bytes.fromhex(
+    "00000011" "80000005" "00000000" "00001388" "00"  # message_id: unused, NULL
+)  # fmt: skip
+
+
+async def test_deliver_sm_from_the_specification_reads_as_a_receipt():
+    reader = asyncio.StreamReader()
+    reader.feed_data(DELIVER_SM)
+    received = await pdu.read_pdu(reader)
+    assert (received.command_id, received.sequence) == (pdu.DELIVER_SM, 5000)
+    deliver = pdu.DeliverSm.parse(received.body)
+    assert deliver.is_receipt and deliver.text() == RECEIPT_TEXT.decode()
+    assert deliver.source == pdu.Address(1, 1, "491701234567")
+    assert deliver.tlvs == {pdu.TLV_RECEIPTED_MESSAGE_ID: b"msg-1\0", pdu.TLV_MESSAGE_STATE: b"\2"}
+
+
+def test_deliver_sm_resp_is_octet_for_octet_the_specifications():
+    assert pdu.deliver_sm_resp(5000).encode() == DELIVER_SM_RESP
+
+
+def test_the_test_smsc_writes_the_specifications_deliver_sm():
+    body = smpp_server.deliver_sm_body(
+        (1, 1, "491701234567"),
+        (5, 0, "smsgw"),
+        smpp_server.ESM_SMSC_RECEIPT,
+        RECEIPT_TEXT,
+        ((smpp_server.RECEIPTED_MESSAGE_ID, b"msg-1\0"), (smpp_server.MESSAGE_STATE, b"\2")),
+    )
+    assert smpp_server.encode(smpp_server.DELIVER_SM, 0, 5000, body) == DELIVER_SM
+
+
+def test_bind_receiver_and_bind_transceiver_differ_from_bind_transmitter_only_in_command_id():
+    transmitter = pdu.bind_transmitter(1, "smsgw", "secret", "", 5, 0).encode()
+    for command_id in (pdu.BIND_RECEIVER, pdu.BIND_TRANSCEIVER):
+        encoded = pdu.bind(command_id, 1, "smsgw", "secret", "", 5, 0).encode()
+        assert encoded[8:] == transmitter[8:] and encoded[4:8] == command_id.to_bytes(4, "big")
+    assert (pdu.BIND_RECEIVER, pdu.BIND_TRANSCEIVER) == (0x01, 0x09)  # 5.1.2.1
+
+
+def test_a_tlv_running_past_the_body_is_a_pdu_error():
+    with pytest.raises(pdu.PduError):
+        pdu.DeliverSm.parse(DELIVER_SM[16:-1])
