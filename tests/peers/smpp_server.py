@@ -300,6 +300,12 @@ class SmppServer:
             client.writer.write(encode(ENQUIRE_LINK, 0, 9000))
             await client.writer.drain()
 
+    async def unbind_clients(self) -> None:
+        """Send our own unbind to every client, as an SMSC going down for maintenance does."""
+        for client in self._clients:
+            client.writer.write(encode(UNBIND, 0, next(self._sequences)))
+            await client.writer.drain()
+
     async def deliver(self, body: bytes) -> int:
         """Send a deliver_sm with this body to the last receiver or transceiver bound; its
         sequence number (the deliver_sm_resp must carry the same)."""

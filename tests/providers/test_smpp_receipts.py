@@ -308,6 +308,15 @@ async def test_listen_binds_again_after_the_smsc_drops_the_connection(gateway, s
     assert smsc.binds == 2
 
 
+async def test_listen_binds_again_after_the_smsc_unbinds(gateway, smsc, sink):
+    await gateway.listening_one()
+    await smsc.unbind_clients()
+    await eventually(lambda: any(a[0] == 0x80000006 for a in smsc.client_answers))
+    await eventually(lambda: len(smsc.bound) == 2 and smsc.receivers == 1)
+    await smsc.send_receipt("msg-1", "DELIVRD")
+    await eventually(lambda: len(sink.receipts) == 1)
+
+
 async def test_listen_keeps_trying_while_the_smsc_refuses_the_bind(gateway, smsc):
     smsc.bind_status = 0x08  # ESME_RSYSERR
     provider = gateway()
