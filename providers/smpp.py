@@ -238,10 +238,10 @@ class SmppProvider(Provider[SmppOptions]):
             while not self._stopping.is_set():
                 try:
                     session = await self._unless_stopping(self._bound_in_time())
-                except (SendError, TimeoutError) as exc:
+                except Exception as exc:  # whatever it was, the receipts still need a session
                     delay = self.REBIND_DELAYS[min(failures, len(self.REBIND_DELAYS) - 1)]
                     failures += 1
-                    code = exc.code if isinstance(exc, SendError) else "timeout"
+                    code = exc.code if isinstance(exc, SendError) else type(exc).__name__
                     log.warning(
                         "%s: no SMPP session for receipts (%s), binding again in %g s",
                         self.context.gateway or "?",

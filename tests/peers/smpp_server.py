@@ -12,8 +12,10 @@ Delivery receipts go out as deliver_sm to the last receiver or transceiver bound
 - `auto_receipt = "DELIVRD"`: one after the submit_sm_resp of every submit_sm that asked for
   a receipt (registered_delivery), `receipt_before_answer = "ACCEPTD"`: one before it;
 - every deliver_sm_resp that comes back is in `receipt_answers` (sequence, status, body).
-`message_ids` = "text" (msg-1), "hex" (000000A1) or "decimal" (1001) sets the id form of
-submit_sm_resp.
+`receivers` counts the sessions bound now that can take a deliver_sm (wait for it before
+sending one), `bound` lists the kind of every bind, `given_ids` every submit_sm_resp id;
+`message_ids` = "text" (msg-1), "hex" (000000A1) or "decimal" (1001) sets their form.
+`drop_connections()` and `unbind_clients()` end the sessions, as a failing SMSC would.
 """
 
 from __future__ import annotations
