@@ -238,6 +238,7 @@ async def _load_config(rt: Runtime, name: str) -> GatewayConfig:
         options=values["option"],
         headers=values["header"],
         updated_at=gateway.updated_at,
+        dlr_token=gateway.dlr_token,
     )
 
 

@@ -29,6 +29,7 @@ class GatewayConfig:
     options: dict[str, str]
     headers: dict[str, str]
     updated_at: datetime
+    dlr_token: str = ""  # the hash of its delivery report token; "" when it has none
 
 
 @dataclass(eq=False)
