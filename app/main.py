@@ -17,6 +17,7 @@ from app.api import (
     apikey,
     audit,
     auth,
+    dlr,
     health,
     observability,
     policy,
@@ -179,4 +180,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     app.include_router(observability.router)
     app.include_router(traffic.router)
+    app.include_router(dlr.router)
     return app

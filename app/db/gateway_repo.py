@@ -88,3 +88,13 @@ def delete_option(tx: Session, gateway_id: int, kind: str, key: str) -> int:
     if gateway is not None and result.rowcount:  # type: ignore[attr-defined]
         gateway.updated_at = utcnow()
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def set_dlr_token(tx: Session, name: str, token_hash: str) -> Gateway | None:
+    """Store the hash of a gateway's delivery report token; its definition (and so its
+    provider instance) stays as it is."""
+    gateway = by_name(tx, name, lock=True)
+    if gateway is not None:
+        gateway.dlr_token = token_hash
+        tx.add(gateway)
+    return gateway

@@ -212,6 +212,8 @@ async def follow(rt: Runtime, job: Job, budget_end: float) -> Result:
     give_up = budget_end + rt.delivery.lease_seconds
     while True:
         status, error = await rt.db.read(lambda tx: outbox_repo.state(tx, job.id))
+        if status in outbox_repo.REPORTED:
+            return Result("sent", error)
         if status in outbox_repo.FINAL:
             return Result(status, error)  # type: ignore[arg-type]
         now = time.monotonic()

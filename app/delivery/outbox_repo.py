@@ -25,6 +25,8 @@ OWNER = table(ModemOwner)
 M = MESSAGE.c
 A = ATTEMPT.c
 FINAL = ("sent", "failed", "expired")
+# What a sent message becomes when its gateway reports on it: it was sent all the same.
+REPORTED = ("delivered", "undeliverable", "unknown")
 CHANNEL = "smsgw_outbox"
 
 
