@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from app.db.tables import Gateway, GatewayOption, utcnow
+from app.db.tables import Gateway, GatewayOption, table, utcnow
 
 
 def by_name(tx: Session, name: str, *, lock: bool = False) -> Gateway | None:
@@ -98,3 +99,12 @@ def set_dlr_token(tx: Session, name: str, token_hash: str) -> Gateway | None:
         gateway.dlr_token = token_hash
         tx.add(gateway)
     return gateway
+
+
+def versions(tx: Session) -> list[tuple[int, str, str, datetime]]:
+    """Every gateway's id, name, module and last change: what the listeners compare."""
+    gateways = table(Gateway).c
+    rows = tx.connection().execute(
+        select(gateways.id, gateways.name, gateways.module, gateways.updated_at)
+    )
+    return [(int(r[0]), str(r[1]), str(r[2]), r[3]) for r in rows]
