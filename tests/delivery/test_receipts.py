@@ -11,8 +11,9 @@ import pytest_asyncio
 
 from app.db.tables import utcnow
 from app.delivery import receipts
-from tests.delivery.helpers import eventually, http_gateway, messages
+from tests.delivery.helpers import http_gateway, messages
 from tests.delivery.receipts_helpers import IdSink, report, reporting_gateway, send, stored
+from tests.waiting import eventually
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -120,7 +121,7 @@ async def test_a_report_before_the_submit_answer_is_committed_is_kept_and_applie
     id_sink.gate = asyncio.Event()  # the gateway holds its answer: the message is sending
     sending = asyncio.create_task(send(admin_api))
     try:
-        await eventually(lambda: _true(id_sink.in_flight == 1))
+        await eventually(lambda: id_sink.in_flight == 1)
         [pending] = await messages(admin_api, status="sending")
         early = await report(admin_api, path, id="m1", status="DELIVRD")
         assert early.status_code == 200, early.text
@@ -209,7 +210,3 @@ async def test_reports_are_counted_by_gateway_and_state(admin_api, anonymous_api
     scrape = (await anonymous_api.client.get("/metrics")).text
     assert 'smsgw_dlr_total{gateway="dlr",state="delivered"}' in scrape
     assert 'smsgw_dlr_rejected_total{gateway="dlr",reason="unknown_id"}' in scrape
-
-
-async def _true(value: bool) -> bool:
-    return value
