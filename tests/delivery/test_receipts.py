@@ -4,10 +4,14 @@ a local HTTP client posts the gateway's reports to /sms/dlr/{gateway}/{token}.""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
+from typing import Any
 
 import pytest_asyncio
+from sqlalchemy import Engine, event
 
 from app.db.tables import utcnow
 from app.delivery import receipts
@@ -210,3 +214,62 @@ async def test_reports_are_counted_by_gateway_and_state(admin_api, anonymous_api
     scrape = (await anonymous_api.client.get("/metrics")).text
     assert 'smsgw_dlr_total{gateway="dlr",state="delivered"}' in scrape
     assert 'smsgw_dlr_rejected_total{gateway="dlr",reason="unknown_id"}' in scrape
+
+
+class Statements:
+    """The SQL statements every engine of the process runs while counting."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def __call__(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        self.seen.append(" ".join(statement.split()))
+
+    def touching(self, table: str) -> list[str]:
+        return [s for s in self.seen if table in s and not s.startswith(("BEGIN", "COMMIT"))]
+
+    def outbox(self) -> list[str]:
+        """Statements on the outbox's tables (cached reads of definitions left aside: a
+        cache may expire in the middle of a count on a loaded machine)."""
+        return [s for s in self.seen if re.search(r"\b(message|delivery_\w+)\b", s)]
+
+
+@contextmanager
+def counted() -> Iterator[Statements]:
+    statements = Statements()
+    event.listen(Engine, "before_cursor_execute", statements)
+    try:
+        yield statements
+    finally:
+        event.remove(Engine, "before_cursor_execute", statements)
+
+
+async def test_a_send_through_a_gateway_that_does_not_report_costs_no_extra_statement(
+    admin_api, id_sink
+):
+    await http_gateway(admin_api, "plain", id_sink.url + "/send", MESSAGE_ID_FIELD="message_id")
+    await reporting_gateway(admin_api, id_sink)
+    await send(admin_api, "plain")  # the gateway's definition is cached from here on
+    await send(admin_api, "dlr")
+    with counted() as plain:
+        await send(admin_api, "plain")
+    with counted() as reporting:
+        await send(admin_api, "dlr")
+    assert plain.touching("delivery_report") == []
+    assert len(reporting.touching("delivery_report")) == 1  # the ids, with the attempt's result
+    assert len(reporting.outbox()) == len(plain.outbox()) + 1
+
+
+async def test_a_receipt_costs_one_statement_and_a_final_one_three(admin_api, id_sink):
+    path = await reporting_gateway(admin_api, id_sink)
+    await send(admin_api)
+    with counted() as enroute:
+        await report(admin_api, path, id="m1", status="ENROUTE")
+    with counted() as final:
+        await report(admin_api, path, id="m1", status="DELIVRD")
+    # Beyond reading the gateway's definition (cached) and BEGIN/COMMIT: the report's
+    # conditional UPDATE; for a final state also the message locked with its parts, and its
+    # UPDATE.
+    assert len(enroute.touching("delivery_report")) == 1
+    assert len(final.touching("delivery_report")) == 2
+    assert len(final.touching("UPDATE message")) == 1
