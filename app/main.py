@@ -39,6 +39,7 @@ from app.delivery.node import Node
 from app.delivery.ownership import Ownership, device_locks
 from app.delivery.sender import Sender
 from app.migrations import upgrade
+from app.observability import metrics
 from app.observability.middleware import RequestObserver
 from app.openapi import install_openapi
 from app.runtime import Runtime
@@ -105,7 +106,8 @@ def _with_receipts(runtime: Runtime) -> Runtime:
     context = replace(
         runtime.provider_context,
         receipts=receipts.sink(runtime),
-        receipt_rejected=receipts.rejected,
+        # Provider.reject_report logs the reason itself: only the count here.
+        receipt_rejected=metrics.dlr_rejected,
     )
     runtime.provider_context = runtime.pool.context = context
     return runtime

@@ -12,7 +12,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Insert, bindparam, delete, exists, func, select, update
+from sqlalchemy import (
+    Insert,
+    bindparam,
+    case,
+    delete,
+    exists,
+    func,
+    literal,
+    null,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -58,9 +69,22 @@ def adopt(tx: Session, gateway: str, message_id: int, provider_ids: Sequence[str
         for part, pid in enumerate(provider_ids)
     ]
     upsert = _insert(tx).values(rows)
+    # A kept receipt (no message yet) is adopted with its state; a row of an older message
+    # (a gateway that reuses its ids) starts afresh, so its old state cannot settle this one.
+    pending = R.message_id.is_(None)
+    fresh = {
+        column: case((pending, R[column]), else_=empty)
+        for column, empty in (
+            ("state", literal("")),
+            ("provider_status", literal("")),
+            ("error", literal("")),
+            ("reported_at", null()),
+            ("received_at", null()),
+        )
+    }
     statement: Insert = upsert.on_conflict_do_update(
         index_elements=[R.gateway, R.provider_id],
-        set_={"message_id": upsert.excluded.message_id, "part": upsert.excluded.part},
+        set_={"message_id": upsert.excluded.message_id, "part": upsert.excluded.part, **fresh},
     ).returning(R.state)
     return any(state in FINAL_STATES for (state,) in tx.connection().execute(statement))
 

@@ -269,3 +269,16 @@ async def test_a_receipt_costs_one_statement_and_a_final_one_three(admin_api, id
     assert len(enroute.touching("delivery_report")) == 1
     assert len(final.touching("delivery_report")) == 2
     assert len([s for s in final.touching("UPDATE message") if "reported_at" in s]) == 1
+
+
+async def test_an_id_the_gateway_reuses_starts_afresh_for_the_new_message(admin_api, id_sink):
+    path = await reporting_gateway(admin_api, id_sink)
+    first = await send(admin_api)
+    await report(admin_api, path, id="m1", status="DELIVRD")
+    id_sink.count = 0  # the gateway's counter starts over: the next answer is m1 again
+    second = await send(admin_api)
+    assert second["provider_ids"] == ["m1"]
+    assert (await stored(admin_api, second["id"]))["status"] == "sent"
+    await report(admin_api, path, id="m1", status="UNDELIV")
+    assert (await stored(admin_api, second["id"]))["status"] == "undeliverable"
+    assert (await stored(admin_api, first["id"]))["status"] == "delivered"
