@@ -49,6 +49,7 @@ class ProviderPool:
         self.context = context
         self._live: dict[int, _Entry] = {}
         self._closing: dict[asyncio.Task[None], Provider[Any]] = {}
+        self._listeners: set[asyncio.Task[None]] = set()  # every listen() still running
 
     def _build(self, config: GatewayConfig) -> Provider[Any]:
         # Each instance knows the gateway it serves: its delivery reports name it.
@@ -72,6 +73,8 @@ class ProviderPool:
                 entry.listener = asyncio.get_running_loop().create_task(
                     _listen(entry.provider, config.name), name=f"smsgw-listen-{config.name}"
                 )
+                self._listeners.add(entry.listener)
+                entry.listener.add_done_callback(self._listeners.discard)
             self._live[config.id] = entry
         return entry.provider
 
@@ -96,7 +99,7 @@ class ProviderPool:
         finally:
             entry.leases -= 1
             if entry.retired and entry.leases == 0:
-                self._close_later(entry.provider)
+                self._close_later(entry)
 
     def forget(self, gateway_id: int) -> None:
         """The definition is gone: close its provider once idle."""
@@ -105,22 +108,22 @@ class ProviderPool:
             self._retire(entry)
 
     def _retire(self, entry: _Entry) -> None:
+        # It keeps listening until it closes: sends still in flight may share its session.
         entry.retired = True
-        _stop_listening(entry)
         if entry.leases == 0:
-            self._close_later(entry.provider)
+            self._close_later(entry)
 
-    def _close_later(self, provider: Provider[Any]) -> None:
-        task = asyncio.get_running_loop().create_task(_drain_and_close(provider))
-        self._closing[task] = provider
+    def _close_later(self, entry: _Entry) -> None:
+        task = asyncio.get_running_loop().create_task(_drain_and_close(entry))
+        self._closing[task] = entry.provider
         task.add_done_callback(lambda done: self._closing.pop(done, None))
 
     async def aclose(self) -> None:
         """Shut down: providers still draining are stopped now, and their runs logged failed."""
         entries, self._live = list(self._live.values()), {}
-        listeners = [e.listener for e in entries if e.listener is not None]
-        for entry in entries:
-            _stop_listening(entry)
+        listeners = list(self._listeners)
+        for task in listeners:
+            task.cancel()
         await asyncio.gather(*listeners, return_exceptions=True)
         closing = dict(self._closing)
         for task in closing:
@@ -131,11 +134,13 @@ class ProviderPool:
         await asyncio.gather(*(p.aclose() for p in providers), return_exceptions=True)
 
 
-async def _drain_and_close(provider: Provider[Any]) -> None:
+async def _drain_and_close(entry: _Entry) -> None:
     try:
-        await provider.drain()
+        await entry.provider.drain()
     finally:  # also when shutdown cancels the drain
-        await provider.aclose()
+        await entry.provider.aclose()
+        # aclose ends listen() by contract; a provider that forgot is stopped here.
+        _stop_listening(entry)
 
 
 def _stop_listening(entry: _Entry) -> None:

@@ -151,3 +151,19 @@ async def test_a_gateway_defined_by_another_worker_is_picked_up_by_the_refresh(
     assert not _live("tx")
     await listeners.refresh(runtime)
     await eventually(lambda: _ready("tx"))
+
+
+async def test_a_retired_instance_listens_until_its_last_send_is_done(
+    admin_api, runtime, listening_module
+):
+    from app.services import gateways
+
+    await _gateway(admin_api)
+    await eventually(lambda: _ready("tx"))
+    [first] = _live("tx")
+    config = await gateways.load_config(runtime, "tx")
+    async with runtime.pool.lease(config):  # a send in flight on the first instance
+        await _gateway(admin_api, LABEL="b")
+        await eventually(lambda: len([p for p in ListeningProvider.instances if p.listening]) == 2)
+        assert first.listening
+    await eventually(lambda: first.stopped)
