@@ -8,6 +8,7 @@ import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 
 from fastapi import FastAPI
 
@@ -17,6 +18,7 @@ from app.api import (
     apikey,
     audit,
     auth,
+    dlr,
     health,
     observability,
     policy,
@@ -31,11 +33,13 @@ from app.api.body import BodyMiddleware
 from app.api.docs import install_docs
 from app.api.envelope import install_handlers
 from app.db.engine import connect
+from app.delivery import listeners, receipts
 from app.delivery.group import GroupCommit
 from app.delivery.node import Node
 from app.delivery.ownership import Ownership, device_locks
 from app.delivery.sender import Sender
 from app.migrations import upgrade
+from app.observability import metrics
 from app.observability.middleware import RequestObserver
 from app.openapi import install_openapi
 from app.runtime import Runtime
@@ -97,6 +101,18 @@ async def close(runtime: Runtime) -> None:
     await runtime.db.dispose()
 
 
+def _with_receipts(runtime: Runtime) -> Runtime:
+    """Providers hand their delivery reports to the service through the context."""
+    context = replace(
+        runtime.provider_context,
+        receipts=receipts.sink(runtime),
+        # Provider.reject_report logs the reason itself: only the count here.
+        receipt_rejected=metrics.dlr_rejected,
+    )
+    runtime.provider_context = runtime.pool.context = context
+    return runtime
+
+
 def build_runtime(settings: Settings) -> Runtime:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     secret = settings.encryption_key.get_secret_value() if settings.encryption_key else None
@@ -107,7 +123,7 @@ def build_runtime(settings: Settings) -> Runtime:
     passwords.use_threads(settings.hash_threads or len(os.sched_getaffinity(0)))
     passwords.limit_queue(settings.hash_queue_pin, settings.hash_queue_admin)
     db = connect(settings.effective_database_url)
-    return Runtime(
+    runtime = Runtime(
         settings=settings,
         db=db,
         box=SecretBox(keys.encryption_keys(settings.data_dir, secret)),
@@ -130,6 +146,7 @@ def build_runtime(settings: Settings) -> Runtime:
             poll_seconds=settings.delivery_poll_seconds,
         ),
     )
+    return _with_receipts(runtime)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -140,14 +157,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runtime = await prepare(settings)
         app.state.runtime = runtime
         purger = asyncio.create_task(retention.keep_purging(runtime), name="smsgw-purge")
+        listening = asyncio.create_task(listeners.keep_listening(runtime), name="smsgw-listen")
         if settings.delivery_sender:
             start_sender(runtime)
         try:
             yield
         finally:
-            purger.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await purger
+            for task in (purger, listening):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await close(runtime)
 
     app = FastAPI(
@@ -179,4 +198,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     app.include_router(observability.router)
     app.include_router(traffic.router)
+    app.include_router(dlr.router)
     return app

@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any, Literal
 from urllib.parse import urlencode
 
 import aiohttp
-from pydantic import AnyHttpUrl, ConfigDict, Field
+from pydantic import AnyHttpUrl, ConfigDict, Field, field_validator
 from yarl import URL
 
 from providers.base import (
     Provider,
     ProviderOptions,
+    Receipt,
     RejectedByGateway,
     SendResult,
     render,
     secret_field,
 )
 from providers.http_client import Reply, pooled_session, request, status_error
+from providers.http_reports import check_id_field, message_ids, parse_status_map, read_report
 from providers.registry import registry
 
 YesNo = Literal["yes", "no"]
@@ -47,6 +50,41 @@ class HttpOptions(ProviderOptions):
     RETURN_FAIL: str | None = Field(
         None, description="A reply containing this text counts as failed"
     )
+    # Delivery reports: the gateway calls /sms/dlr/{gateway}/{token} (see the README).
+    MESSAGE_ID_FIELD: str | None = Field(
+        None,
+        description="Where the submit answer carries the message id: a JSON path "
+        "(message_id, data.messages.id: a list gives one id per part) or /regex/ with "
+        "one group; without it delivery reports cannot be matched",
+        examples=["data.message_id", "/id=([0-9a-f]+)/"],
+    )
+    DLR_ID_FIELD: str = Field(
+        "id", min_length=1, description="The delivery report's field with the message id"
+    )
+    DLR_STATUS_FIELD: str = Field(
+        "status", min_length=1, description="The delivery report's field with the status"
+    )
+    DLR_ERROR_FIELD: str | None = Field(
+        None, description="The delivery report's field with an error code, if any"
+    )
+    DLR_STATUS_MAP: str | None = Field(
+        None,
+        description="The gateway's statuses in our words (accepted, enroute, delivered, "
+        "undeliverable, unknown): status=state,... or a JSON object; default: those words "
+        "and SMPP's (DELIVRD, UNDELIV, EXPIRED, REJECTD, DELETED, ACCEPTD, ENROUTE, UNKNOWN)",
+        examples=["0=delivered,1=undeliverable,2=enroute"],
+    )
+
+    @field_validator("MESSAGE_ID_FIELD")
+    @classmethod
+    def _id_field(cls, value: str | None) -> str | None:
+        return check_id_field(value)
+
+    @field_validator("DLR_STATUS_MAP")
+    @classmethod
+    def _status_map(cls, value: str | None) -> str | None:
+        parse_status_map(value)
+        return value or None
 
 
 @registry.register(
@@ -124,7 +162,20 @@ class HttpProvider(Provider[HttpOptions]):
             raise RejectedByGateway(
                 "rejected", f"gateway reply lacks the success marker: {text[:200]}"
             )
-        return SendResult(message_ids=[], parts=1, raw_status=f"{status} {text[:200]}")
+        ids = message_ids(self.options.MESSAGE_ID_FIELD, text)
+        return SendResult(
+            message_ids=ids, parts=max(1, len(ids)), raw_status=f"{status} {text[:200]}"
+        )
+
+    def read_report(self, data: Mapping[str, Any]) -> Receipt:
+        """The receipt in a delivery report's fields; ReportUnreadable names what is wrong."""
+        return read_report(
+            data,
+            id_field=self.options.DLR_ID_FIELD,
+            status_field=self.options.DLR_STATUS_FIELD,
+            error_field=self.options.DLR_ERROR_FIELD,
+            status_map=parse_status_map(self.options.DLR_STATUS_MAP),
+        )
 
     async def aclose(self) -> None:
         if self._session is not None:

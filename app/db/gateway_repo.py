@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from app.db.tables import Gateway, GatewayOption, utcnow
+from app.db.tables import Gateway, GatewayOption, table, utcnow
 
 
 def by_name(tx: Session, name: str, *, lock: bool = False) -> Gateway | None:
@@ -88,3 +89,22 @@ def delete_option(tx: Session, gateway_id: int, kind: str, key: str) -> int:
     if gateway is not None and result.rowcount:  # type: ignore[attr-defined]
         gateway.updated_at = utcnow()
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def set_dlr_token(tx: Session, name: str, token_hash: str) -> Gateway | None:
+    """Store the hash of a gateway's delivery report token; its definition (and so its
+    provider instance) stays as it is."""
+    gateway = by_name(tx, name, lock=True)
+    if gateway is not None:
+        gateway.dlr_token = token_hash
+        tx.add(gateway)
+    return gateway
+
+
+def versions(tx: Session) -> list[tuple[int, str, str, datetime]]:
+    """Every gateway's id, name, module and last change: what the listeners compare."""
+    gateways = table(Gateway).c
+    rows = tx.connection().execute(
+        select(gateways.id, gateways.name, gateways.module, gateways.updated_at)
+    )
+    return [(int(r[0]), str(r[1]), str(r[2]), r[3]) for r in rows]

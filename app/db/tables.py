@@ -24,6 +24,8 @@ class Gateway(SQLModel, table=True):
     description: str = Field(default="", sa_type=Text)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+    # SHA-256 (hex) of the token in its delivery report URL; "" while it has none.
+    dlr_token: str = Field(default="", max_length=64)
 
 
 class GatewayOption(SQLModel, table=True):
@@ -108,7 +110,7 @@ class MessageLog(SQLModel, table=True):
     finished_at: datetime | None = None
     gateway: str = Field(max_length=255, index=True)  # the route's current gateway
     phone: str = Field(max_length=64)  # masked
-    # queued -> sending -> sent | failed | expired
+    # queued -> sending -> sent | failed | expired; sent -> delivered | undeliverable | unknown
     status: str = Field(max_length=16, index=True)
     attempts: int = 1
     parts: int = 0
@@ -132,6 +134,37 @@ class MessageLog(SQLModel, table=True):
     caller: str = Field(default="", max_length=255)
     idempotency_key: str | None = Field(default=None, max_length=255)
     request_hash: str = Field(default="", max_length=64)
+    # Delivery reports: the time of the report that made it final; and, for a message sent
+    # through a gateway that reports, when it turns `unknown` if no final report came.
+    reported_at: datetime | None = None
+    report_due: datetime | None = None
+
+
+class DeliveryReport(SQLModel, table=True):
+    """One part of a message as its gateway reports it, matched by the gateway's id.
+
+    The accepted attempt writes a row per provider id (state ""); a receipt that comes
+    before that is kept with no message (the attempt adopts it when it writes its ids).
+    """
+
+    __tablename__ = "delivery_report"
+    __table_args__ = (UniqueConstraint("gateway", "provider_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    gateway: str = Field(max_length=255)
+    provider_id: str = Field(max_length=255)
+    message_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            Integer, ForeignKey("message.id", ondelete="CASCADE"), index=True, nullable=True
+        ),
+    )
+    part: int = 0
+    state: str = Field(default="", max_length=16)  # "" until a report comes
+    provider_status: str = Field(default="", max_length=64)
+    error: str = Field(default="", max_length=255)
+    reported_at: datetime | None = None  # when the gateway says it happened
+    received_at: datetime | None = Field(default=None, index=True)
 
 
 class DeliveryAttempt(SQLModel, table=True):
@@ -314,4 +347,12 @@ Index(
     "ix_delivery_attempt_gateway_id",
     table(DeliveryAttempt).c.gateway,
     table(DeliveryAttempt).c.id,
+)
+# The sweep that turns silent messages `unknown` finds them here; a message of a gateway
+# that does not report has no entry, so its writes cost this index nothing.
+Index(
+    "ix_message_report_due",
+    table(MessageLog).c.report_due,
+    sqlite_where=table(MessageLog).c.report_due.is_not(None),
+    postgresql_where=table(MessageLog).c.report_due.is_not(None),
 )

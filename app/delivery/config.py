@@ -20,6 +20,7 @@ class DeliveryConfig:
     backoff: float = 0.5  # seconds before the first same-gateway retry, doubled each time
     send_validity: float = 3600.0  # a /sms/send message's deadline, from its acceptance
     unknown_outcome: UnknownPolicy = "failover"  # when a send may or may not have gone out
+    dlr_timeout: float = 86400.0  # seconds a sent message waits for its final report
 
 
 def margin(config: DeliveryConfig, validity: float) -> timedelta:
@@ -47,4 +48,5 @@ def parse(values: Mapping[str, str]) -> DeliveryConfig:
         backoff=number("sms.backoff", default.backoff),
         send_validity=number("sms.send_validity", default.send_validity),
         unknown_outcome="fail" if unknown == "fail" else "failover",
+        dlr_timeout=number("sms.dlr_timeout", default.dlr_timeout),
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Literal
 from sqlalchemy.orm import Session
 
 from app.db.tables import utcnow
-from app.delivery import content, outbox_repo, policy
+from app.delivery import content, outbox_repo, policy, receipts_repo
 from app.delivery.config import DeliveryConfig
 from app.delivery.outbox_repo import Job
 from app.delivery.scrub import excerpt
@@ -62,9 +63,12 @@ class Result:
     latency_ms: float = 0.0
 
 
-async def _send(rt: Runtime, gateway: str, phone: str, text: str, max_wait: float) -> SendResult:
-    """One send through the named gateway; every failure is a SendError. The gateway's limits
-    (app/traffic) hold it up to `max_wait` seconds, else it is Throttled, saying why."""
+async def _send(
+    rt: Runtime, gateway: str, phone: str, text: str, max_wait: float
+) -> tuple[SendResult, bool]:
+    """One send through the named gateway, and whether the gateway sends delivery reports;
+    every failure is a SendError. The gateway's limits (app/traffic) hold it up to
+    `max_wait` seconds, else it is Throttled, saying why."""
     from app.services import gateways  # the services import the delivery package
 
     try:
@@ -81,7 +85,8 @@ async def _send(rt: Runtime, gateway: str, phone: str, text: str, max_wait: floa
             raise refusal
     try:
         async with admitted(rt, config, max_wait), rt.pool.lease(config) as provider:
-            return await provider.send(phone, text)
+            result = await provider.send(phone, text)
+            return result, bool(config.dlr_token) or provider.receives_receipts
     except SendError:
         raise
     except (OptionsInvalid, UnknownProvider) as exc:
@@ -165,7 +170,9 @@ async def _drive(
             phone = rt.box.open(job.destination)
         sends.hide(phone, text)
         try:
-            result = await _send(rt, gateway, phone, text, _limit_wait(job, now, budget_end))
+            result, reports = await _send(
+                rt, gateway, phone, text, _limit_wait(job, now, budget_end)
+            )
         except SendError as error:
             sends.attempt_finished(gateway, error, time.perf_counter() - clock)
             described = excerpt(
@@ -180,6 +187,8 @@ async def _drive(
             continue
         latency = (time.perf_counter() - clock) * 1000
         sends.attempt_finished(gateway, None, latency / 1000)
+        # Only ids a report can name are awaited: without them no report could match.
+        awaited = reports and bool(result.message_ids)
         return await _final(
             rt,
             job,
@@ -189,6 +198,8 @@ async def _drive(
             parts=result.parts,
             latency_ms=latency,
             trail=trail,
+            report_due=now + timedelta(seconds=config.dlr_timeout) if awaited else None,
+            reported_ids=result.message_ids if awaited else (),
         )
 
 
@@ -201,6 +212,8 @@ async def follow(rt: Runtime, job: Job, budget_end: float) -> Result:
     give_up = budget_end + rt.delivery.lease_seconds
     while True:
         status, error = await rt.db.read(lambda tx: outbox_repo.state(tx, job.id))
+        if status in outbox_repo.REPORTED:
+            return Result("sent", error)
         if status in outbox_repo.FINAL:
             return Result(status, error)  # type: ignore[arg-type]
         now = time.monotonic()
@@ -368,9 +381,12 @@ async def _final(
     parts: int = 0,
     latency_ms: float = 0.0,
     trail: _Trail | None = None,
+    report_due: datetime | None = None,
+    reported_ids: Sequence[str] = (),
 ) -> Result:
     node = rt.delivery
     now = utcnow()
+    gateway = job.route[job.hop]
 
     def settle(tx: Session) -> bool:
         if attempt_id is not None:
@@ -383,7 +399,7 @@ async def _final(
                 provider_ids=provider_ids,
                 parts=parts,
             )
-        return outbox_repo.finish(
+        moved = outbox_repo.finish(
             tx,
             job.id,
             owner=node.name,
@@ -394,7 +410,13 @@ async def _final(
             parts=parts,
             latency_ms=latency_ms,
             challenge_id=job.challenge_id,
+            report_due=report_due,
         )
+        # A gateway that reports: its ids in the same transaction, so a receipt that came
+        # before this answer was committed (kept without a message) is applied now.
+        if moved and reported_ids and receipts_repo.adopt(tx, gateway, job.id, reported_ids):
+            receipts_repo.settle(tx, job.id)
+        return moved
 
     if not await rt.delivery.group.run(settle):
         return Result("lost", "the lease passed to another process")

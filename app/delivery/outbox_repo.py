@@ -25,6 +25,8 @@ OWNER = table(ModemOwner)
 M = MESSAGE.c
 A = ATTEMPT.c
 FINAL = ("sent", "failed", "expired")
+# What a sent message becomes when its gateway reports on it: it was sent all the same.
+REPORTED = ("delivered", "undeliverable", "unknown")
 CHANNEL = "smsgw_outbox"
 
 
@@ -117,6 +119,7 @@ _FINISH = (
         provider_ids=bindparam("p_ids"),
         parts=bindparam("p_parts"),
         latency_ms=bindparam("p_latency"),
+        report_due=bindparam("p_report_due"),
         lease_owner="",
         lease_until=None,
         not_before=None,
@@ -238,9 +241,11 @@ def finish(
     parts: int = 0,
     latency_ms: float = 0.0,
     challenge_id: int | None = None,
+    report_due: datetime | None = None,
 ) -> bool:
     """Move the message to its final state and wipe what it carried; a challenge that got no
-    SMS is closed. False if this process no longer holds the message."""
+    SMS is closed. `report_due`: when a sent message whose gateway reports turns `unknown`
+    without a final report. False if this process no longer holds the message."""
     moved = (
         tx.connection()
         .execute(
@@ -254,6 +259,7 @@ def finish(
                 "p_ids": provider_ids,
                 "p_parts": parts,
                 "p_latency": stored_latency(latency_ms),
+                "p_report_due": report_due,
             },
         )
         .rowcount

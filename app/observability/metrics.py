@@ -89,6 +89,17 @@ BLOCKS = Counter(
     ["rule", "mode"],
 )
 
+DLRS = Counter(
+    "smsgw_dlr",
+    "Delivery reports taken, by gateway and the state they report (duplicates included)",
+    ["gateway", "state"],
+)
+DLRS_REJECTED = Counter(
+    "smsgw_dlr_rejected",
+    "Delivery reports refused or unreadable, by gateway and reason",
+    ["gateway", "reason"],
+)
+
 
 def http_request(route: str, method: str, status: int, seconds: float) -> None:
     _count(HTTP_REQUESTS, route, method, str(status))
@@ -131,3 +142,11 @@ def challenge_rejected(reason: str) -> None:
 def blocked(rule: str, mode: str) -> None:
     """A traffic rule matched: `mode` "enforce" refused the send, "monitor" only noted it."""
     _count(BLOCKS, rule, mode)
+
+
+def dlr(gateway: str, state: str) -> None:
+    _count(DLRS, gateway, state)
+
+
+def dlr_rejected(gateway: str, reason: str) -> None:
+    _count(DLRS_REJECTED, gateway, reason)

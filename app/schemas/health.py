@@ -25,3 +25,7 @@ class GatewayHealthOut(BaseModel):
     circuit: Literal["closed", "open", "half_open"]
     circuit_opened_at: datetime | None = None
     circuit_reason: str = ""
+    dlr_delivered_ratio: float | None = Field(
+        None,
+        description="Final delivery reports of the last hour that say delivered; null: none",
+    )

@@ -35,6 +35,7 @@ ADMIN_ACTIONS = (
     "admin_write",
     "metrics_read",
     "gatewayhealth_read",
+    "dlrtoken_write",
 )
 
 

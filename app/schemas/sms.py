@@ -75,7 +75,9 @@ class SmsIn(BaseModel):
         return list(self.gateways) if self.gateways is not None else [self.gateway or ""]
 
 
-MessageStatus = Literal["queued", "sending", "sent", "failed", "expired"]
+MessageStatus = Literal[
+    "queued", "sending", "sent", "failed", "expired", "delivered", "undeliverable", "unknown"
+]
 AttemptOutcome = Literal["", "accepted", "retryable", "permanent", "unknown"]
 # What the document's `format: date-time` means (RFC 3339; no offset = UTC), no more: pydantic would
 # take a Unix time such as 0.5, or a date without a time.
@@ -125,6 +127,11 @@ class MessageOut(BaseModel):
     created_at: datetime
     finished_at: datetime | None
     deadline: datetime | None = Field(description="Nothing is attempted after it")
+    reported_at: datetime | None = Field(
+        None,
+        description="When the delivery report that made it delivered, undeliverable or "
+        "unknown says it happened (or arrived); null without one",
+    )
     attempt_log: list[AttemptOut] = Field(description="Every attempt, oldest first")
 
 

@@ -21,6 +21,7 @@ KNOWN_KEYS = (
     "sms.backoff",
     "sms.send_validity",
     "sms.unknown_outcome",
+    "sms.dlr_timeout",
 )
 ConfigKey = Literal[
     "sms.identifier",
@@ -34,6 +35,7 @@ ConfigKey = Literal[
     "sms.backoff",
     "sms.send_validity",
     "sms.unknown_outcome",
+    "sms.dlr_timeout",
 ]
 
 # privacyIDEA keeps every configuration value as text and its clients send "300" as often
@@ -135,6 +137,15 @@ SendValidity = Annotated[
     WholeSeconds,
     Field(description="A /sms/send message is not attempted later than this after acceptance"),
 ]
+DlrTimeout = Annotated[
+    Annotated[int, Field(ge=60, le=604_800)] | None,
+    NotNull,
+    WholeSeconds,
+    Field(
+        description="Seconds a sent message waits for a final delivery report from a gateway "
+        "that reports, before it is unknown"
+    ),
+]
 
 
 class SetConfigIn(BaseModel):
@@ -188,6 +199,8 @@ class SetConfigIn(BaseModel):
             description="After a send that may have gone out: the next gateway, or fail",
         ),
     ] = None
+
+    dlr_timeout: Annotated[DlrTimeout, Field(alias="sms.dlr_timeout")] = None
 
     @field_validator("text")
     @classmethod

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from app.db import health_repo
 from app.db.health_repo import Attempt
 from app.db.tables import utcnow
+from app.delivery import receipts_repo
 from app.errors import NotReady
 from app.runtime import Runtime
 from app.schemas.health import GatewayHealthOut
@@ -20,6 +21,8 @@ from app.services import circuit
 
 WINDOW_ATTEMPTS = 100
 WINDOW = timedelta(minutes=15)
+# Delivery reports come minutes after the send: their ratio looks further back.
+DLR_WINDOW = timedelta(hours=1)
 
 
 def p95(values: list[float]) -> float | None:
@@ -34,6 +37,7 @@ def summarise(
     newest_first: list[Attempt],
     failure: tuple[str, datetime] | None,
     now: datetime,
+    dlr_delivered_ratio: float | None = None,
 ) -> GatewayHealthOut:
     window = [a for a in newest_first if now - a.finished_at <= WINDOW]
     in_a_row = 0
@@ -54,6 +58,7 @@ def summarise(
         circuit=state.state,
         circuit_opened_at=state.opened_at,
         circuit_reason=state.reason,
+        dlr_delivered_ratio=dlr_delivered_ratio,
     )
 
 
@@ -65,12 +70,13 @@ async def report(rt: Runtime) -> list[GatewayHealthOut]:
         answers = []
         names = health_repo.gateway_names(tx)
         recent = health_repo.recent_attempts_of(tx, names, WINDOW_ATTEMPTS)
+        ratios = receipts_repo.delivered_ratios(tx, now - DLR_WINDOW)
         for name in names:
             attempts = recent[name]
             failure = next(((a.error, a.finished_at) for a in attempts if not a.ok), None)
             if failure is None:
                 failure = health_repo.last_failure(tx, name)
-            answers.append(summarise(name, attempts, failure, now))
+            answers.append(summarise(name, attempts, failure, now, ratios.get(name)))
         return answers
 
     return await rt.db.read(read)

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.db import gateway_repo
 from app.db.tables import Gateway, GatewayOption
+from app.delivery import listeners
 from app.errors import NotFound, ParameterError
 from app.runtime import Runtime
 from app.schemas.smsgateway import GatewayIn, GatewayOut, OptionValue, ProviderInfo
@@ -123,6 +124,7 @@ async def save(rt: Runtime, form: GatewayIn, caller: Caller) -> int:
 
     gateway_id = await audited_write(rt, caller, "smsgateway_write", form.name, write)
     rt.gateway_cache.clear(form.name)
+    await listeners.refresh(rt)  # a gateway that now reports listens from now on
     return gateway_id
 
 
@@ -215,10 +217,10 @@ def _out(gateway: Gateway, rows: list[GatewayOption]) -> GatewayOut:
 
 async def config_for_send(rt: Runtime, name: str) -> GatewayConfig:
     """The named gateway with its secrets opened; NotFound if there is none."""
-    return await rt.gateway_cache.get(name, lambda: _load_config(rt, name))
+    return await rt.gateway_cache.get(name, lambda: load_config(rt, name))
 
 
-async def _load_config(rt: Runtime, name: str) -> GatewayConfig:
+async def load_config(rt: Runtime, name: str) -> GatewayConfig:
     def read(tx: Session) -> tuple[Gateway | None, Sequence[GatewayOption]]:
         gateway = gateway_repo.by_name(tx, name)
         if gateway is None or gateway.id is None:
@@ -238,6 +240,7 @@ async def _load_config(rt: Runtime, name: str) -> GatewayConfig:
         options=values["option"],
         headers=values["header"],
         updated_at=gateway.updated_at,
+        dlr_token=gateway.dlr_token,
     )
 
 
@@ -289,6 +292,7 @@ async def delete_option(rt: Runtime, gateway_id: int, key: str, caller: Caller) 
     target = f"{gateway_id}/{key}"
     gateway, count = await audited_write(rt, caller, "smsgateway_option_delete", target, remove)
     rt.gateway_cache.clear(gateway.name)
+    await listeners.refresh(rt)
     return count
 
 

@@ -162,6 +162,7 @@ def to_out(row: MessageLog, attempts: list[DeliveryAttempt]) -> MessageOut:
         created_at=row.created_at,
         finished_at=row.finished_at,
         deadline=row.deadline,
+        reported_at=row.reported_at,
         attempt_log=[_attempt_out(a) for a in attempts],
     )
 

@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.db import retention_repo
 from app.db.tables import utcnow
+from app.delivery import receipts
 from app.runtime import Runtime
 
 log = logging.getLogger("smsgw.retention")
@@ -54,6 +55,8 @@ async def keep_purging(rt: Runtime) -> None:
     while True:
         try:
             deleted = await purge(rt)
+            # Messages whose delivery report is overdue become unknown: one UPDATE.
+            await receipts.sweep(rt)
         except SQLAlchemyError as exc:  # the next round tries again
             log.warning("purging expired rows failed: %s", type(exc).__name__)
         else:

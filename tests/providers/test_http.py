@@ -282,3 +282,41 @@ def test_the_schema_marks_password_secret_and_lists_method_values():
     assert parameters["PASSWORD"]["secret"] is True
     assert parameters["HTTP_METHOD"]["values"] == ["GET", "POST"]
     assert parameters["URL"]["required"] is True
+
+
+async def test_the_submit_answer_id_is_read_from_a_json_path(send_with, http_sink):
+    http_sink.reply = '{"data": {"message_id": 4711}}'
+    result = await send_with(MESSAGE_ID_FIELD="data.message_id")
+    assert result.message_ids == ["4711"] and result.parts == 1
+
+
+async def test_a_list_in_the_path_gives_one_id_per_part(send_with, http_sink):
+    http_sink.reply = '{"messages": [{"id": "a"}, {"id": "b"}, {"status": "x"}]}'
+    result = await send_with(MESSAGE_ID_FIELD="messages.id")
+    assert result.message_ids == ["a", "b"] and result.parts == 2
+
+
+async def test_the_submit_answer_id_is_read_by_a_regex_group(send_with, http_sink):
+    http_sink.reply = "OK id=ab12 id=cd34"
+    result = await send_with(MESSAGE_ID_FIELD="/id=([0-9a-f]+)/")
+    assert result.message_ids == ["ab12", "cd34"]
+
+
+async def test_an_answer_without_the_id_is_still_sent_but_without_ids(send_with, http_sink):
+    http_sink.reply = "not json"
+    assert (await send_with(MESSAGE_ID_FIELD="message_id")).message_ids == []
+    http_sink.reply = '{"other": 1}'
+    assert (await send_with(MESSAGE_ID_FIELD="message_id")).message_ids == []
+
+
+async def test_without_the_option_no_id_is_read(send_with, http_sink):
+    http_sink.reply = '{"message_id": "x"}'
+    assert (await send_with()).message_ids == []
+
+
+def test_the_report_options_do_not_travel_to_the_gateway_as_parameters():
+    options = registry.validate(
+        "providers.http.HttpProvider",
+        {"URL": "http://127.0.0.1/", "MESSAGE_ID_FIELD": "id", "DLR_STATUS_MAP": "0=delivered"},
+    )
+    assert options.extra_options() == {}
