@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from app.schemas import gateway_wire
 from app.schemas.types import MAX_NAME, AsText, WholeNumber, integer_bound
 
 MAX_VALUE = 4000
@@ -96,18 +97,15 @@ class GatewayIn(BaseModel):
         default_factory=list, description="Option keys to encrypt (beside the automatic ones)"
     )
     secret_headers: list[Key] = Field(default_factory=list)
-    plain_options: list[Key] = Field(
-        default_factory=list,
-        description="Keys explicitly flagged not secret (secret.option.K=0); "
-        "names with PASSWORD or SECRET and provider secrets stay secret regardless",
-    )
-    plain_headers: list[Key] = Field(default_factory=list)
 
     @model_validator(mode="before")
     @classmethod
     def _unflatten(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
+        # The provider's exact schema first (the one the document shows for `module`), so
+        # nothing the document refuses gets further, whatever the looser shape below allows.
+        problems = gateway_wire.check(data)
+        if problems:
+            raise ValueError("; ".join(problems))
         result: dict[str, Any] = {}
         for key, value in data.items():
             if not isinstance(key, str):
@@ -122,11 +120,12 @@ class GatewayIn(BaseModel):
                     or (isinstance(value, str) and len(value) > 10)
                 ):
                     raise ValueError(f"{key[:60]}: a flag is true/false, 1/0 or yes/no")
-                flag_key = key[len(secret_section) :]
-                target = _SECRET_SECTIONS[secret_section]
-                if not _truthy(value):
-                    target = target.replace("secret_", "plain_")
-                result.setdefault(target, []).append(flag_key)
+                # secret.option.K=0 only says "not flagged": the same as no flag, since names
+                # with PASSWORD or SECRET and the provider's secrets stay secret regardless.
+                if _truthy(value):
+                    result.setdefault(_SECRET_SECTIONS[secret_section], []).append(
+                        key[len(secret_section) :]
+                    )
             elif section:
                 target = _SECTIONS[section]
                 nested = result.setdefault(target, {})

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.db import gateway_repo
 from app.db.tables import Gateway, GatewayOption
-from app.errors import NotFound, ParameterError
+from app.errors import Conflict, NotFound, ParameterError
 from app.runtime import Runtime
 from app.schemas.smsgateway import GatewayIn, GatewayOut, OptionValue, ProviderInfo
 from app.security.caller import Caller
@@ -50,6 +50,8 @@ def validate_options(module: str, options: dict[str, str], rt: Runtime) -> None:
     try:
         registry.validate(module, options, rt.provider_context)
     except OptionsInvalid as exc:
+        if exc.not_found:
+            raise NotFound(f"options of {module}: {exc}") from None
         raise ParameterError(f"ERR905: Invalid parameter: options of {module}: {exc}") from None
 
 
@@ -105,7 +107,7 @@ async def save(rt: Runtime, form: GatewayIn, caller: Caller) -> int:
         if kept and existing is not None:
             moved = _destination_changes(rt, existing, stored, plain_options, module)
             if moved:
-                raise ParameterError(
+                raise Conflict(
                     f"ERR905: Invalid parameter: {', '.join(kept)}: {CENSORED} cannot keep a "
                     f"stored secret while {', '.join(moved)} changes; send the value again"
                 )
@@ -167,16 +169,17 @@ def _opened(rt: Runtime, row: GatewayOption, gateway: str) -> str:
 
 
 def _kept_value(rt: Runtime, row: GatewayOption | None, kind: str, key: str) -> str:
-    """Posting the censored placeholder keeps what is stored."""
+    """Posting the censored placeholder keeps what is stored. What there is to keep is the
+    stored gateway's state, not the request's shape: a conflict (409), not a 400."""
     if row is None:
-        raise ParameterError(
+        raise Conflict(
             f"ERR905: Invalid parameter: {kind}.{key}: {CENSORED} given, "
             "but there is no stored value to keep"
         )
     try:
         return rt.box.open(row.value) if row.secret else row.value
     except SecretUnreadable:
-        raise ParameterError(
+        raise Conflict(
             f"ERR905: Invalid parameter: {kind}.{key}: {CENSORED} given, but no configured "
             "encryption key opens the stored value; send the value again"
         ) from None
