@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    model_validator,
+)
 
 from app.schemas import gateway_wire
 from app.schemas.types import MAX_NAME, AsText, WholeNumber, integer_bound
@@ -98,46 +105,62 @@ class GatewayIn(BaseModel):
     )
     secret_headers: list[Key] = Field(default_factory=list)
 
-    @model_validator(mode="before")
+    # What the provider's exact body schema (the one the document shows for `module`) finds
+    # wrong. The service refuses the body with these before anything else, inside its
+    # audited write, so such a refusal is audited like any other failed write.
+    _problems: list[str] = PrivateAttr(default_factory=list)
+
+    @property
+    def problems(self) -> list[str]:
+        return self._problems
+
+    @model_validator(mode="wrap")
     @classmethod
-    def _unflatten(cls, data: Any) -> Any:
-        # The provider's exact schema first (the one the document shows for `module`), so
-        # nothing the document refuses gets further, whatever the looser shape below allows.
+    def _checked(cls, data: Any, handler: ModelWrapValidatorHandler[GatewayIn]) -> GatewayIn:
+        if isinstance(data, GatewayIn):
+            return handler(data)
         problems = gateway_wire.check(data)
-        if problems:
-            raise ValueError("; ".join(problems))
-        result: dict[str, Any] = {}
-        for key, value in data.items():
-            if not isinstance(key, str):
-                result[key] = value
-                continue
-            secret_section = next((s for s in _SECRET_SECTIONS if key.startswith(s)), None)
-            section = next((s for s in _SECTIONS if key.startswith(s)), None)
-            if secret_section:
-                if (
-                    isinstance(value, float)
-                    or not isinstance(value, str | int)
-                    or (isinstance(value, str) and len(value) > 10)
-                ):
-                    raise ValueError(f"{key[:60]}: a flag is true/false, 1/0 or yes/no")
-                # secret.option.K=0 only says "not flagged": the same as no flag, since names
-                # with PASSWORD or SECRET and the provider's secrets stay secret regardless.
-                if _truthy(value):
-                    result.setdefault(_SECRET_SECTIONS[secret_section], []).append(
-                        key[len(secret_section) :]
-                    )
-            elif section:
-                target = _SECTIONS[section]
-                nested = result.setdefault(target, {})
-                if isinstance(nested, dict):
-                    nested[key[len(section) :]] = value
-            elif key in ("options", "headers") and isinstance(value, dict):
-                result.setdefault(key, {}).update(value)
-            elif key in result and isinstance(result[key], list) and isinstance(value, list):
-                result[key].extend(value)
-            else:
-                result[key] = value
-        return result
+        gateway = handler(_unflatten(data))
+        gateway._problems = problems
+        return gateway
+
+
+def _unflatten(data: Any) -> Any:
+    """privacyIDEA's flattened keys moved into the nested objects."""
+    if not isinstance(data, dict):
+        return data
+    result: dict[str, Any] = {}
+    for key, value in data.items():
+        if not isinstance(key, str):
+            result[key] = value
+            continue
+        secret_section = next((s for s in _SECRET_SECTIONS if key.startswith(s)), None)
+        section = next((s for s in _SECTIONS if key.startswith(s)), None)
+        if secret_section:
+            if (
+                isinstance(value, float)
+                or not isinstance(value, str | int)
+                or (isinstance(value, str) and len(value) > 10)
+            ):
+                raise ValueError(f"{key[:60]}: a flag is true/false, 1/0 or yes/no")
+            # secret.option.K=0 only says "not flagged": the same as no flag, since names
+            # with PASSWORD or SECRET and the provider's secrets stay secret regardless.
+            if _truthy(value):
+                result.setdefault(_SECRET_SECTIONS[secret_section], []).append(
+                    key[len(secret_section) :]
+                )
+        elif section:
+            target = _SECTIONS[section]
+            nested = result.setdefault(target, {})
+            if isinstance(nested, dict):
+                nested[key[len(section) :]] = value
+        elif key in ("options", "headers") and isinstance(value, dict):
+            result.setdefault(key, {}).update(value)
+        elif key in result and isinstance(result[key], list) and isinstance(value, list):
+            result[key].extend(value)
+        else:
+            result[key] = value
+    return result
 
 
 class GatewayOut(BaseModel):

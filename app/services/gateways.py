@@ -64,6 +64,8 @@ async def save(rt: Runtime, form: GatewayIn, caller: Caller) -> int:
     model_secrets = registry.secret_keys(module)
 
     def write(tx: Session) -> int:
+        if form.problems:  # what the document's body schema for this module refuses
+            raise ParameterError(f"ERR905: Invalid parameter: {'; '.join(form.problems)}")
         existing = gateway_repo.by_name(tx, form.name, lock=True)
         stored: dict[tuple[str, str], GatewayOption] = {}
         if existing is not None and existing.id is not None:

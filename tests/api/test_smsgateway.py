@@ -205,9 +205,11 @@ async def test_posting_empty_clears_the_secret(admin_api, runtime):
     assert "option.PASSWORD" not in await stored_rows(runtime)
 
 
-async def test_censored_without_a_stored_value_is_a_400(admin_api):
+async def test_censored_without_a_stored_value_is_a_409_conflict(admin_api):
+    # The body is well formed (the document allows the placeholder for every option); what
+    # is missing is a stored value to keep: the gateway's state, so 409, not 400.
     error = await admin_api.post_error(
-        "/smsgateway", gateway(**{"option.PASSWORD": "__CENSORED__"}), status=400
+        "/smsgateway", gateway(**{"option.PASSWORD": "__CENSORED__"}), status=409
     )
     assert "PASSWORD" in error["message"]
 
