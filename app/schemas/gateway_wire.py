@@ -226,11 +226,11 @@ def provider_schema(module: str, common: dict[str, Any]) -> dict[str, Any]:
         "required": ["name", "module"],
     }
     if required:
-        # Required options all in `options`, or all as `option.KEY`.
-        body["anyOf"] = [
-            {"required": ["options"], "properties": {"options": {"required": required}}},
-            {"required": [f"option.{key}" for key in required]},
-        ]
+        # Required options in `options` when it is given, else as `option.KEY` (if/then/else,
+        # not anyOf: a generated client then keeps one model per provider).
+        body["if"] = {"required": ["options"]}
+        body["then"] = {"properties": {"options": {"required": required}}}
+        body["else"] = {"required": [f"option.{key}" for key in required]}
     return body
 
 

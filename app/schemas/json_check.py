@@ -37,6 +37,9 @@ _KEYWORDS = _ANNOTATIONS | {
     "required",
     "maxProperties",
     "items",
+    "if",
+    "then",
+    "else",
 }
 
 
@@ -106,6 +109,9 @@ def errors(schema: dict[str, Any], value: Any, where: str = "") -> list[str]:
         branches = [errors(sub, value, where) for sub in schema["anyOf"]]
         if all(branches):
             found += branches[0] if len(branches) == 1 else [_any_of(at, branches)]
+    if "if" in schema:
+        branch = "else" if errors(schema["if"], value, where) else "then"
+        found += errors(schema.get(branch, {}), value, where)
     if "oneOf" in schema:
         matching = sum(not errors(sub, value, where) for sub in schema["oneOf"])
         if matching != 1:
