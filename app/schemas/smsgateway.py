@@ -60,8 +60,10 @@ def _keyed_values(schema: dict[str, Any]) -> None:
 
 
 class GatewayIn(BaseModel):
-    """A gateway definition. privacyIDEA's flattened keys (`option.URL`, `header.X`,
-    `secret.option.K=1`) and the nested objects below are both accepted."""
+    """The shape every gateway body shares. privacyIDEA's flattened keys (`option.URL`,
+    `header.X`, `secret.option.K=1`) and the nested objects below are both accepted.
+    POST /smsgateway takes the exact body of the provider `module` names (HttpGatewayIn,
+    SmppGatewayIn, ...), which says which options that provider takes."""
 
     model_config = ConfigDict(
         extra="forbid",

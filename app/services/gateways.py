@@ -71,7 +71,7 @@ async def save(rt: Runtime, form: GatewayIn, caller: Caller) -> int:
         if existing is not None and existing.id is not None:
             stored = {(r.kind, r.key): r for r in gateway_repo.options_of(tx, [existing.id])}
         rows: list[GatewayOption] = []
-        plain_options: dict[str, str] = {}
+        option_values: dict[str, str] = {}
         kept: list[str] = []
         sections = (
             ("option", form.options, form.secret_options),
@@ -105,15 +105,15 @@ async def save(rt: Runtime, form: GatewayIn, caller: Caller) -> int:
                     )
                 )
                 if kind == "option":
-                    plain_options[key] = value
+                    option_values[key] = value
         if kept and existing is not None:
-            moved = _destination_changes(rt, existing, stored, plain_options, module)
+            moved = _destination_changes(rt, existing, stored, option_values, module)
             if moved:
                 raise Conflict(
                     f"ERR905: Invalid parameter: {', '.join(kept)}: {CENSORED} cannot keep a "
                     f"stored secret while {', '.join(moved)} changes; send the value again"
                 )
-        validate_options(module, plain_options, rt)
+        validate_options(module, option_values, rt)
         return gateway_repo.upsert(
             # The name the client used is stored and read back (privacyIDEA's web UI keys
             # its form by it); sending looks the provider up by its canonical name.
