@@ -167,8 +167,8 @@ def option_schema(key: str, schema: dict[str, Any], *, required: bool) -> dict[s
     described: dict[str, Any] = {"anyOf": forms} if len(forms) > 1 else dict(forms[0])
     if schema.get("description"):
         described["description"] = schema["description"]
-    if "default" in schema and schema["default"] is not None:
-        described["default"] = str(schema["default"])
+    # No default here: a generated client would send it as if given (the *Options
+    # components and /smsgateway/providers show the defaults).
     return described
 
 
