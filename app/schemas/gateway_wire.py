@@ -27,6 +27,10 @@ WIRE_KEYS = ("x-wire", "x-wire-pattern")
 # "   " would pass minLength 1 here and be empty after the model strips it.
 _WS = r"\t\n\x0b\x0c\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 UNPADDED = rf"^(?:[^{_WS}](?:[\s\S]*[^{_WS}])?)?$"
+# A route: gateway names separated by commas, none of them empty once stripped (what
+# services.gateways.check_route refuses with a 400).
+_ROUTE_NAME = rf"[^,]*[^,{_WS}][^,]*"
+ROUTE_PATTERN = rf"^{_ROUTE_NAME}(?:,{_ROUTE_NAME})*$"
 _BOUND = integer_bound(MAX_VALUE)
 _FRACTION = r"(?:\.[0-9]{1,6})?"  # six decimals: no text rounds across a bound
 
