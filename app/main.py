@@ -101,13 +101,18 @@ async def close(runtime: Runtime) -> None:
     await runtime.db.dispose()
 
 
+def _count_unreadable(gateway: str, _reason: str) -> None:
+    # Provider.reject_report logs the reason, which quotes what the gateway sent: the metric
+    # gets one fixed label, so a gateway cannot grow its label set.
+    metrics.dlr_rejected(gateway, "unreadable")
+
+
 def _with_receipts(runtime: Runtime) -> Runtime:
     """Providers hand their delivery reports to the service through the context."""
     context = replace(
         runtime.provider_context,
         receipts=receipts.sink(runtime),
-        # Provider.reject_report logs the reason itself: only the count here.
-        receipt_rejected=metrics.dlr_rejected,
+        receipt_rejected=_count_unreadable,
     )
     runtime.provider_context = runtime.pool.context = context
     return runtime

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from app.api.deps import SECURITY_SCHEMES
+from app.schemas.gateway_wire import WIRE_KEYS, body_schemas
 from providers.registry import registry
 
 
@@ -41,18 +42,41 @@ def install_openapi(app: FastAPI) -> None:
             model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
             for sub_name, sub in model_schema.pop("$defs", {}).items():
                 components.setdefault(sub_name, sub)
+            for prop in model_schema.get("properties", {}).values():
+                for key in WIRE_KEYS:
+                    prop.pop(key, None)
             components[model.__name__] = model_schema
-        # A gateway's module is one of the registered names (nothing else is imported). A
-        # pattern, not an enum: generated clients keep taking a plain string.
-        gateway = components.get("GatewayIn", {}).get("properties", {})
-        if "module" in gateway:
-            names = registry.accepted_names()
-            gateway["module"]["pattern"] = "^(" + "|".join(re.escape(n) for n in names) + ")$"
-            gateway["module"]["description"] = "A provider from /providers: " + ", ".join(names)
+        _gateway_body(schema, components)
         app.openapi_schema = schema
         return schema
 
     app.openapi = build  # type: ignore[method-assign]
+
+
+def _gateway_body(schema: dict[str, Any], components: dict[str, Any]) -> None:
+    """POST /smsgateway takes one of the providers' exact bodies, told apart by `module`
+    (privacyIDEA's class paths map to the same body as the canonical names)."""
+    mapping: dict[str, str] = {}
+    branches = []
+    for body in body_schemas().values():
+        name = body["title"]
+        components[name] = body
+        ref = f"#/components/schemas/{name}"
+        branches.append({"$ref": ref})
+        mapping |= {alias: ref for alias in body["properties"]["module"]["enum"]}
+    operation = schema["paths"]["/smsgateway"]["post"]
+    content = operation["requestBody"]["content"]["application/json"]
+    content["schema"] = {
+        "oneOf": branches,
+        "discriminator": {"propertyName": "module", "mapping": dict(sorted(mapping.items()))},
+    }
+    # GatewayIn stays as the shape every body shares (a module named by a pattern, so a
+    # client may send it with a plain string); the bodies above are what is checked.
+    gateway = components.get("GatewayIn", {}).get("properties", {})
+    if "module" in gateway:
+        names = registry.accepted_names()
+        gateway["module"]["pattern"] = "^(" + "|".join(re.escape(n) for n in names) + ")$"
+        gateway["module"]["description"] = "A provider from /providers: " + ", ".join(names)
 
 
 # Operations anyone may call; every other one needs an admin token.

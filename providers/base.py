@@ -156,7 +156,8 @@ def _guarded(send: SendFunction) -> SendFunction:
 
 def secret_field(default: Any = None, **kwargs: Any) -> Any:
     """A Field whose value is encrypted at rest and censored on read."""
-    return Field(default, json_schema_extra={"secret": True}, **kwargs)
+    extra = {"secret": True, **kwargs.pop("json_schema_extra", {})}
+    return Field(default, json_schema_extra=extra, **kwargs)
 
 
 # privacyIDEA's reading of "/pattern/replacement/": greedy, so "/[+-/. ]//" works as written.
@@ -175,6 +176,16 @@ class ProviderOptions(BaseModel):
         description="Rewrite the phone number before sending: /pattern/replacement/, "
         "for example /[+-/. ]// removes separators",
         examples=["/[+-/. ]//"],
+        # On the wire (the gateway schema of the document): the pattern must compile, which
+        # JSON Schema cannot say, hence the format.
+        json_schema_extra={
+            "x-wire": {
+                "type": "string",
+                "pattern": r"^/[\s\S]*/[\s\S]*/$",
+                "format": "regexp-substitution",
+                "maxLength": 4000,
+            }
+        },
     )
 
     @field_validator("REGEXP")

@@ -57,6 +57,9 @@ class HttpOptions(ProviderOptions):
         "(message_id, data.messages.id: a list gives one id per part) or /regex/ with "
         "one group; without it delivery reports cannot be matched",
         examples=["data.message_id", "/id=([0-9a-f]+)/"],
+        # On the wire: the format says what JSON Schema cannot (a regex that compiles with
+        # one group); the model's validator refuses the rest, naming the option.
+        json_schema_extra={"x-wire": {"type": "string", "format": "message-id-field"}},
     )
     DLR_ID_FIELD: str = Field(
         "id", min_length=1, description="The delivery report's field with the message id"
@@ -73,6 +76,7 @@ class HttpOptions(ProviderOptions):
         "undeliverable, unknown): status=state,... or a JSON object; default: those words "
         "and SMPP's (DELIVRD, UNDELIV, EXPIRED, REJECTD, DELETED, ACCEPTD, ENROUTE, UNKNOWN)",
         examples=["0=delivered,1=undeliverable,2=enroute"],
+        json_schema_extra={"x-wire": {"type": "string", "format": "status-map"}},
     )
 
     @field_validator("MESSAGE_ID_FIELD")

@@ -23,8 +23,11 @@ class UnknownProvider(LookupError):
 class OptionsInvalid(ValueError):
     """Gateway options failed the provider's options model; `errors` is (key, reason)."""
 
-    def __init__(self, errors: list[tuple[str, str]]) -> None:
+    def __init__(self, errors: list[tuple[str, str]], *, not_found: bool = False) -> None:
         self.errors = errors
+        # Every error names something the value refers to that is missing (a script):
+        # the value is well formed, the world around it is not.
+        self.not_found = not_found
         super().__init__("; ".join(f"{key}: {reason}" for key, reason in errors))
 
 
@@ -115,7 +118,8 @@ class Registry:
                 [
                     (".".join(str(p) for p in err["loc"]) or "options", _reason(err))
                     for err in exc.errors()
-                ]
+                ],
+                not_found=all(err["type"] == "not_found" for err in exc.errors()),
             ) from None
 
     def schema(self) -> dict[str, dict[str, Any]]:

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from providers.base import (
     OutcomeUnknown,
@@ -52,6 +53,11 @@ EXIT_REJECTED_NUMBER, EXIT_TEMPORARY = 2, 75  # see the module's docstring
 _ENVIRONMENT = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
 
 
+class ScriptMissing(ValueError):
+    """The name is well formed, but no executable of that name is in the script directory
+    (now): the directory's state, not the request, is what is wrong."""
+
+
 def resolve_script(name: str, directory: Path) -> Path:
     """The script's real path, or ValueError saying why the name is not allowed."""
     if not name or name != name.strip():
@@ -65,20 +71,29 @@ def resolve_script(name: str, directory: Path) -> Path:
         inside = path.is_relative_to(root)
         is_file = inside and path.is_file()
     except (OSError, RuntimeError) as exc:  # a symlink loop, a name too long, no permission
-        raise ValueError(f"cannot be resolved in the script directory: {exc}") from None
+        raise ScriptMissing(f"cannot be resolved in the script directory: {exc}") from None
     if not inside:
-        raise ValueError("leads out of the script directory")
+        raise ScriptMissing("leads out of the script directory")
     if not is_file:
-        raise ValueError(f"no such script in the script directory ({root})")
+        raise ScriptMissing(f"no such script in the script directory ({root})")
     if not os.access(path, os.X_OK):
-        raise ValueError("the script is not executable")
+        raise ScriptMissing("the script is not executable")
     return path
+
+
+_SEGMENT = r"(?:[^/.\x00][^/\x00]*|\.[^/.\x00][^/\x00]*|\.\.[^/\x00]+|\.)"
+_NAME = rf"^{_SEGMENT}(?:/+{_SEGMENT})*/*$"
 
 
 class ScriptOptions(ProviderOptions):
     script: str = Field(
         description="File name of an executable in the script directory (SMSGW_SCRIPT_DIR); "
-        "it gets the phone number as its argument and the message on stdin"
+        "it gets the phone number as its argument and the message on stdin",
+        # A relative path without a ".." segment; whether it exists is the directory's
+        # state (a 404 when the gateway is saved), not the text's.
+        json_schema_extra={
+            "x-wire": {"type": "string", "minLength": 1, "maxLength": 4000, "pattern": _NAME}
+        },
     )
     background: Literal["wait", "background"] = Field(
         "wait",
@@ -93,7 +108,10 @@ class ScriptOptions(ProviderOptions):
     @classmethod
     def _inside_script_dir(cls, value: str, info: ValidationInfo) -> str:
         context = (info.context or {}).get("provider") or ProviderContext()
-        resolve_script(value, context.script_dir)
+        try:
+            resolve_script(value, context.script_dir)
+        except ScriptMissing as exc:
+            raise PydanticCustomError("not_found", str(exc)) from None
         return value
 
 

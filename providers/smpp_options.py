@@ -20,17 +20,52 @@ def _ascii(value: str | None) -> str | None:
     return value
 
 
+# How _ascii and _hexadecimal read on the wire, for the gateway schema of the document.
+_ASCII: dict[str, Any] = {"x-wire-pattern": r"^[\x20-\x7e]*$"}
+# Hexadecimal text up to 0xFF; a JSON integer is read as its digits, so 0..99.
+_HEX: dict[str, Any] = {
+    "x-wire": {
+        "anyOf": [
+            {"type": "integer", "minimum": 0, "maximum": 99},
+            {"type": "string", "pattern": "^(?:0[xX])?[0-9A-Fa-f]{1,2}$"},
+        ]
+    }
+}
+
+
 class SmppOptions(ProviderOptions):
     SMSC_HOST: str = Field(min_length=1, description="Host name or address of the SMSC")
     SMSC_PORT: int = Field(2775, gt=0, lt=65536, description="SMPP port of the SMSC")
-    SYSTEM_ID: str = Field(min_length=1, max_length=15, description="ESME account (system_id)")
-    PASSWORD: str | None = secret_field(max_length=8, description="ESME password (8 octets max)")
-    SYSTEM_TYPE: str = Field("", max_length=12, description="system_type, if the SMSC wants one")
-    S_ADDR: str = Field("", max_length=20, description="Source address (sender)")
-    S_ADDR_TON: int = Field(0, ge=0, le=0xFF, description="Source TON, hex as privacyIDEA: 0x5")
-    S_ADDR_NPI: int = Field(0, ge=0, le=0xFF, description="Source NPI, hex: 0x0")
-    D_ADDR_TON: int = Field(1, ge=0, le=0xFF, description="Destination TON, hex: 0x1")
-    D_ADDR_NPI: int = Field(1, ge=0, le=0xFF, description="Destination NPI, hex: 0x1")
+    SYSTEM_ID: str = Field(
+        min_length=1,
+        max_length=15,
+        description="ESME account (system_id)",
+        json_schema_extra=_ASCII,
+    )
+    PASSWORD: str | None = secret_field(
+        max_length=8, description="ESME password (8 octets max)", json_schema_extra=_ASCII
+    )
+    SYSTEM_TYPE: str = Field(
+        "",
+        max_length=12,
+        description="system_type, if the SMSC wants one",
+        json_schema_extra=_ASCII,
+    )
+    S_ADDR: str = Field(
+        "", max_length=20, description="Source address (sender)", json_schema_extra=_ASCII
+    )
+    S_ADDR_TON: int = Field(
+        0, ge=0, le=0xFF, description="Source TON, hex as privacyIDEA: 0x5", json_schema_extra=_HEX
+    )
+    S_ADDR_NPI: int = Field(
+        0, ge=0, le=0xFF, description="Source NPI, hex: 0x0", json_schema_extra=_HEX
+    )
+    D_ADDR_TON: int = Field(
+        1, ge=0, le=0xFF, description="Destination TON, hex: 0x1", json_schema_extra=_HEX
+    )
+    D_ADDR_NPI: int = Field(
+        1, ge=0, le=0xFF, description="Destination NPI, hex: 0x1", json_schema_extra=_HEX
+    )
     TIMEOUT: float = Field(10.0, gt=0, le=300, description="Seconds for a send, binding included")
     REGISTERED_DELIVERY: YesNo = Field(
         "no",
@@ -42,6 +77,9 @@ class SmppOptions(ProviderOptions):
         description="transceiver: one session sends and receives receipts; transmitter: "
         "sends go on a transmitter session, receipts come on a second, receiver session. "
         "Default: transceiver with REGISTERED_DELIVERY=yes, else transmitter",
+        # The validator only reads an empty value as the default, which every optional
+        # option's wire schema allows anyway.
+        json_schema_extra={"x-wire": {"type": "string", "enum": ["transceiver", "transmitter"]}},
     )
     RECEIPT_ID: smpp_receipt.IdForm = Field(
         "as_is",

@@ -139,8 +139,13 @@ def _body_schema(scope: Scope) -> dict[str, Any]:
         pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))
         if method in operations and re.fullmatch(pattern, scope["path"]):
             content = operations[method].get("requestBody", {}).get("content", {})
-            schema = content.get("application/json", {}).get("schema", {})
-            return _resolve(document, schema)
+            schema = _resolve(document, content.get("application/json", {}).get("schema", {}))
+            if "oneOf" in schema:  # one of several bodies: the properties of any of them
+                properties: dict[str, Any] = {}
+                for branch in schema["oneOf"]:
+                    properties |= _resolve(document, branch).get("properties", {})
+                schema = {**schema, "properties": properties}
+            return schema
     return {}
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path
 
 from app.api.deps import Rt, allow
-from app.api.envelope import ERRORS, ok
+from app.api.envelope import ERRORS, error_doc, ok
 from app.schemas.envelope import Envelope, NoDetail
 from app.schemas.smsgateway import GatewayIn, GatewayOut, ProviderInfo
 from app.security.caller import Caller
@@ -54,15 +54,42 @@ class CountAnswer(Envelope[int, NoDetail]):
     """result.value is the number of deleted rows."""
 
 
+SET_GATEWAY_ERRORS = {
+    **ERRORS,
+    404: error_doc(
+        404,
+        601,
+        "An option names something that is not there (a script not in the script directory)",
+        "options of providers.script.ScriptProvider: script: no such script in the script "
+        "directory (/var/lib/smsgw/scripts)",
+    ),
+    409: error_doc(
+        409,
+        905,
+        "__CENSORED__ asks to keep a stored value the gateway does not have, or that cannot "
+        "follow it to a new destination (URL, host, port, proxy or module)",
+        "ERR905: Invalid parameter: option.PASSWORD: __CENSORED__ given, but there is no "
+        "stored value to keep",
+    ),
+}
+
+
 @router.post(
     "",
     operation_id="set_gateway",
     summary="Create or update a gateway (by name)",
-    description="Options are validated against the provider's options model before anything "
-    "is stored. privacyIDEA's flattened keys (`option.URL`, `header.X-Key`, "
-    "`secret.option.KEY=1`) are accepted beside the nested objects, as JSON or form data.",
+    description="The body is the one of the provider `module` names (privacyIDEA's class "
+    "paths name the same body): exactly the options its options model takes, as text (or a "
+    "JSON integer read as its digits), checked before anything is stored. privacyIDEA's "
+    "flattened keys (`option.URL`, `header.X-Key`, `secret.option.KEY=1`) are accepted beside "
+    "the nested objects, as JSON or form data; the required options go in `options` when it "
+    "is given, else as `option.KEY`. `__CENSORED__` keeps a stored value. A REGEXP option's "
+    "format `regexp-substitution` is `/pattern/replacement/` whose pattern compiles as a "
+    "Python regular expression. Format `message-id-field` is a JSON path (`data.id`) or "
+    "`/regex/` with exactly one group; format `status-map` is `status=state,...` or a JSON "
+    "object, each state one of accepted, enroute, delivered, undeliverable, unknown.",
     response_model=GatewayIdAnswer,
-    responses=ERRORS,
+    responses=SET_GATEWAY_ERRORS,
 )
 @router.post("/", include_in_schema=False)
 async def set_gateway(body: GatewayIn, rt: Rt, caller: Writer) -> Envelope[int, NoDetail]:

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    model_validator,
+)
 
+from app.schemas import gateway_wire
 from app.schemas.types import MAX_NAME, AsText, WholeNumber, integer_bound
 
 MAX_VALUE = 4000
@@ -52,8 +60,10 @@ def _keyed_values(schema: dict[str, Any]) -> None:
 
 
 class GatewayIn(BaseModel):
-    """A gateway definition. privacyIDEA's flattened keys (`option.URL`, `header.X`,
-    `secret.option.K=1`) and the nested objects below are both accepted."""
+    """The shape every gateway body shares. privacyIDEA's flattened keys (`option.URL`,
+    `header.X`, `secret.option.K=1`) and the nested objects below are both accepted.
+    POST /smsgateway takes the exact body of the provider `module` names (HttpGatewayIn,
+    SmppGatewayIn, ...), which says which options that provider takes."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -96,49 +106,63 @@ class GatewayIn(BaseModel):
         default_factory=list, description="Option keys to encrypt (beside the automatic ones)"
     )
     secret_headers: list[Key] = Field(default_factory=list)
-    plain_options: list[Key] = Field(
-        default_factory=list,
-        description="Keys explicitly flagged not secret (secret.option.K=0); "
-        "names with PASSWORD or SECRET and provider secrets stay secret regardless",
-    )
-    plain_headers: list[Key] = Field(default_factory=list)
 
-    @model_validator(mode="before")
+    # What the provider's exact body schema (the one the document shows for `module`) finds
+    # wrong. The service refuses the body with these before anything else, inside its
+    # audited write, so such a refusal is audited like any other failed write.
+    _problems: list[str] = PrivateAttr(default_factory=list)
+
+    @property
+    def problems(self) -> list[str]:
+        return self._problems
+
+    @model_validator(mode="wrap")
     @classmethod
-    def _unflatten(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        result: dict[str, Any] = {}
-        for key, value in data.items():
-            if not isinstance(key, str):
-                result[key] = value
-                continue
-            secret_section = next((s for s in _SECRET_SECTIONS if key.startswith(s)), None)
-            section = next((s for s in _SECTIONS if key.startswith(s)), None)
-            if secret_section:
-                if (
-                    isinstance(value, float)
-                    or not isinstance(value, str | int)
-                    or (isinstance(value, str) and len(value) > 10)
-                ):
-                    raise ValueError(f"{key[:60]}: a flag is true/false, 1/0 or yes/no")
-                flag_key = key[len(secret_section) :]
-                target = _SECRET_SECTIONS[secret_section]
-                if not _truthy(value):
-                    target = target.replace("secret_", "plain_")
-                result.setdefault(target, []).append(flag_key)
-            elif section:
-                target = _SECTIONS[section]
-                nested = result.setdefault(target, {})
-                if isinstance(nested, dict):
-                    nested[key[len(section) :]] = value
-            elif key in ("options", "headers") and isinstance(value, dict):
-                result.setdefault(key, {}).update(value)
-            elif key in result and isinstance(result[key], list) and isinstance(value, list):
-                result[key].extend(value)
-            else:
-                result[key] = value
-        return result
+    def _checked(cls, data: Any, handler: ModelWrapValidatorHandler[GatewayIn]) -> GatewayIn:
+        if isinstance(data, GatewayIn):
+            return handler(data)
+        problems = gateway_wire.check(data)
+        gateway = handler(_unflatten(data))
+        gateway._problems = problems
+        return gateway
+
+
+def _unflatten(data: Any) -> Any:
+    """privacyIDEA's flattened keys moved into the nested objects."""
+    if not isinstance(data, dict):
+        return data
+    result: dict[str, Any] = {}
+    for key, value in data.items():
+        if not isinstance(key, str):
+            result[key] = value
+            continue
+        secret_section = next((s for s in _SECRET_SECTIONS if key.startswith(s)), None)
+        section = next((s for s in _SECTIONS if key.startswith(s)), None)
+        if secret_section:
+            if (
+                isinstance(value, float)
+                or not isinstance(value, str | int)
+                or (isinstance(value, str) and len(value) > 10)
+            ):
+                raise ValueError(f"{key[:60]}: a flag is true/false, 1/0 or yes/no")
+            # secret.option.K=0 only says "not flagged": the same as no flag, since names
+            # with PASSWORD or SECRET and the provider's secrets stay secret regardless.
+            if _truthy(value):
+                result.setdefault(_SECRET_SECTIONS[secret_section], []).append(
+                    key[len(secret_section) :]
+                )
+        elif section:
+            target = _SECTIONS[section]
+            nested = result.setdefault(target, {})
+            if isinstance(nested, dict):
+                nested[key[len(section) :]] = value
+        elif key in ("options", "headers") and isinstance(value, dict):
+            result.setdefault(key, {}).update(value)
+        elif key in result and isinstance(result[key], list) and isinstance(value, list):
+            result[key].extend(value)
+        else:
+            result[key] = value
+    return result
 
 
 class GatewayOut(BaseModel):

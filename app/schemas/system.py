@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
 
+from app.schemas.gateway_wire import ROUTE_PATTERN
 from app.schemas.types import MAX_NAME, NotNull, whole, without_null
 
 KNOWN_KEYS = (
@@ -166,6 +167,7 @@ class SetConfigIn(BaseModel):
             alias="sms.identifier",
             min_length=1,
             max_length=MAX_NAME,
+            pattern=ROUTE_PATTERN,
             description="The gateway (name) challenges go through",
         ),
     ] = None

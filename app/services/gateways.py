@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from app.db import gateway_repo
 from app.db.tables import Gateway, GatewayOption
 from app.delivery import listeners
-from app.errors import NotFound, ParameterError
+from app.errors import Conflict, NotFound, ParameterError
 from app.runtime import Runtime
 from app.schemas.smsgateway import GatewayIn, GatewayOut, OptionValue, ProviderInfo
 from app.security.caller import Caller
@@ -51,6 +51,8 @@ def validate_options(module: str, options: dict[str, str], rt: Runtime) -> None:
     try:
         registry.validate(module, options, rt.provider_context)
     except OptionsInvalid as exc:
+        if exc.not_found:
+            raise NotFound(f"options of {module}: {exc}") from None
         raise ParameterError(f"ERR905: Invalid parameter: options of {module}: {exc}") from None
 
 
@@ -63,12 +65,14 @@ async def save(rt: Runtime, form: GatewayIn, caller: Caller) -> int:
     model_secrets = registry.secret_keys(module)
 
     def write(tx: Session) -> int:
+        if form.problems:  # what the document's body schema for this module refuses
+            raise ParameterError(f"ERR905: Invalid parameter: {'; '.join(form.problems)}")
         existing = gateway_repo.by_name(tx, form.name, lock=True)
         stored: dict[tuple[str, str], GatewayOption] = {}
         if existing is not None and existing.id is not None:
             stored = {(r.kind, r.key): r for r in gateway_repo.options_of(tx, [existing.id])}
         rows: list[GatewayOption] = []
-        plain_options: dict[str, str] = {}
+        option_values: dict[str, str] = {}
         kept: list[str] = []
         sections = (
             ("option", form.options, form.secret_options),
@@ -102,15 +106,15 @@ async def save(rt: Runtime, form: GatewayIn, caller: Caller) -> int:
                     )
                 )
                 if kind == "option":
-                    plain_options[key] = value
+                    option_values[key] = value
         if kept and existing is not None:
-            moved = _destination_changes(rt, existing, stored, plain_options, module)
+            moved = _destination_changes(rt, existing, stored, option_values, module)
             if moved:
-                raise ParameterError(
+                raise Conflict(
                     f"ERR905: Invalid parameter: {', '.join(kept)}: {CENSORED} cannot keep a "
                     f"stored secret while {', '.join(moved)} changes; send the value again"
                 )
-        validate_options(module, plain_options, rt)
+        validate_options(module, option_values, rt)
         return gateway_repo.upsert(
             # The name the client used is stored and read back (privacyIDEA's web UI keys
             # its form by it); sending looks the provider up by its canonical name.
@@ -169,16 +173,17 @@ def _opened(rt: Runtime, row: GatewayOption, gateway: str) -> str:
 
 
 def _kept_value(rt: Runtime, row: GatewayOption | None, kind: str, key: str) -> str:
-    """Posting the censored placeholder keeps what is stored."""
+    """Posting the censored placeholder keeps what is stored. What there is to keep is the
+    stored gateway's state, not the request's shape: a conflict (409), not a 400."""
     if row is None:
-        raise ParameterError(
+        raise Conflict(
             f"ERR905: Invalid parameter: {kind}.{key}: {CENSORED} given, "
             "but there is no stored value to keep"
         )
     try:
         return rt.box.open(row.value) if row.secret else row.value
     except SecretUnreadable:
-        raise ParameterError(
+        raise Conflict(
             f"ERR905: Invalid parameter: {kind}.{key}: {CENSORED} given, but no configured "
             "encryption key opens the stored value; send the value again"
         ) from None

@@ -80,7 +80,7 @@ async def test_censored_is_refused_when_the_destination_changes_and_nothing_is_s
 ):
     await admin_api.post("/smsgateway", {"name": "gw1", **before, "option.PASSWORD": "prod-pw"})
     body = {"name": "gw1", **after, "option.PASSWORD": CENSORED}
-    error = await admin_api.post_error("/smsgateway", body, status=400, code=905)
+    error = await admin_api.post_error("/smsgateway", body, status=409, code=905)
     assert "option.PASSWORD" in error["message"] and changed in error["message"]
     [listed] = await admin_api.value("/smsgateway/")
     assert listed["providermodule"] == before["module"]
@@ -104,7 +104,7 @@ async def test_censored_is_refused_when_the_host_or_port_changes(admin_api, key,
     }
     await admin_api.post("/smsgateway", {**smtp, "option.SMTP_PASSWORD": "prod-pw"})
     body = {**smtp, key: value, "option.SMTP_PASSWORD": CENSORED}
-    error = await admin_api.post_error("/smsgateway", body, status=400, code=905)
+    error = await admin_api.post_error("/smsgateway", body, status=409, code=905)
     assert "option.SMTP_PASSWORD" in error["message"] and key in error["message"]
     [listed] = await admin_api.value("/smsgateway/")
     assert listed["options"]["SMTP_SERVER"] == "mail.example.com"

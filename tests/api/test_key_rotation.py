@@ -120,7 +120,7 @@ async def test_a_gateway_secret_no_key_opens_is_a_clear_error_naming_the_gateway
         )
         assert "sms-gw" in error["message"] and "PASSWORD" in error["message"]
         assert "SMSGW_ENCRYPTION_KEY" in error["message"]
-        # The definition still lists (censored) and keeping the lost value is a 400.
+        # The definition still lists (censored) and keeping the lost value is a 409 conflict.
         [listed] = await admin_api.value("/smsgateway/")
         assert listed["options"]["PASSWORD"] == "__CENSORED__"
         body = {
@@ -129,7 +129,7 @@ async def test_a_gateway_secret_no_key_opens_is_a_clear_error_naming_the_gateway
             "option.URL": http_sink.url + "/send",
             "option.PASSWORD": "__CENSORED__",
         }
-        error = await admin_api.post_error("/smsgateway", body, status=400, code=905)
+        error = await admin_api.post_error("/smsgateway", body, status=409, code=905)
         assert "option.PASSWORD" in error["message"]
         # Entering it anew repairs the gateway.
         await admin_api.post("/smsgateway", {**body, "option.PASSWORD": "new"})

@@ -16,7 +16,7 @@ def write_script(directory: Path, name: str, body: str) -> None:
     path.chmod(0o755)
 
 
-@pytest.mark.parametrize("name", ["../etc/passwd", "/bin/sh", "sub/../../x.sh", "missing.sh"])
+@pytest.mark.parametrize("name", ["../etc/passwd", "/bin/sh", "sub/../../x.sh"])
 async def test_a_script_outside_the_directory_is_a_400_naming_the_option(
     admin_api, script_dir, name
 ):
@@ -26,14 +26,22 @@ async def test_a_script_outside_the_directory_is_a_400_naming_the_option(
     assert await admin_api.value("/smsgateway/") == []
 
 
-async def test_a_symlink_leading_out_of_the_directory_is_a_400(admin_api, script_dir, tmp_path):
+async def test_a_well_formed_name_of_no_script_is_a_404_naming_the_option(admin_api, script_dir):
+    # The name is one the document allows; what is missing is the file: the directory's state.
+    body = {"name": "scripted", "module": SCRIPT, "option.script": "missing.sh"}
+    error = await admin_api.post_error("/smsgateway", body, status=404)
+    assert "script" in error["message"]
+    assert await admin_api.value("/smsgateway/") == []
+
+
+async def test_a_symlink_leading_out_of_the_directory_is_a_404(admin_api, script_dir, tmp_path):
     outside = tmp_path / "outside.sh"
     write_script(tmp_path, "outside.sh", "#!/bin/sh\n")
     link = script_dir / "escape.sh"
     link.unlink(missing_ok=True)
     link.symlink_to(outside)
     body = {"name": "scripted", "module": SCRIPT, "option.script": "escape.sh"}
-    error = await admin_api.post_error("/smsgateway", body, status=400)
+    error = await admin_api.post_error("/smsgateway", body, status=404)
     assert "script" in error["message"] and "leads out" in error["message"]
     assert await admin_api.value("/smsgateway/") == []
 

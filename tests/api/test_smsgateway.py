@@ -205,9 +205,11 @@ async def test_posting_empty_clears_the_secret(admin_api, runtime):
     assert "option.PASSWORD" not in await stored_rows(runtime)
 
 
-async def test_censored_without_a_stored_value_is_a_400(admin_api):
+async def test_censored_without_a_stored_value_is_a_409_conflict(admin_api):
+    # The body is well formed (the document allows the placeholder for every option); what
+    # is missing is a stored value to keep: the gateway's state, so 409, not 400.
     error = await admin_api.post_error(
-        "/smsgateway", gateway(**{"option.PASSWORD": "__CENSORED__"}), status=400
+        "/smsgateway", gateway(**{"option.PASSWORD": "__CENSORED__"}), status=409
     )
     assert "PASSWORD" in error["message"]
 
@@ -378,3 +380,94 @@ async def test_the_document_names_every_module_and_both_readings_of_the_identifi
         assert parameter["name"] == "identifier"
         assert f"**{reading}**" in parameter["description"]
         assert "deletes gateways by **name**" in operations[method]["description"]
+
+
+# --- the body schema of the document is what the service enforces ---------------------------
+
+
+async def test_the_body_is_one_exact_schema_per_provider_told_apart_by_module(admin_api):
+    from providers.registry import registry
+
+    document = (await admin_api.client.get("/openapi.json")).json()
+    body = document["paths"]["/smsgateway"]["post"]["requestBody"]["content"]["application/json"]
+    mapping = body["schema"]["discriminator"]["mapping"]
+    assert body["schema"]["discriminator"]["propertyName"] == "module"
+    assert sorted(mapping) == registry.accepted_names()
+    assert mapping[HTTP] == mapping[PI_HTTP] == "#/components/schemas/HttpGatewayIn"
+    assert len(body["schema"]["oneOf"]) == len(registry.names())
+    for name in registry.names():
+        model = registry.resolve(name).options_model
+        branch = document["components"]["schemas"][mapping[name].rsplit("/", 1)[1]]
+        # Every field of the options model, nested and flattened: new fields appear by themselves.
+        assert set(model.model_fields) == set(branch["properties"]["options"]["properties"])
+        assert {f"option.{key}" for key in model.model_fields} <= set(branch["properties"])
+        open_ended = branch["properties"]["options"]["additionalProperties"] is not False
+        assert open_ended == model.options_allowed
+
+
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [
+        ({"option.TIMEOUT": "301"}, "option.TIMEOUT"),  # out of range as text
+        ({"option.TIMEOUT": "1e2"}, "option.TIMEOUT"),  # decimal text only
+        ({"options": {"HTTP_METHOD": "GET"}}, "URL"),  # nested: the required ones there
+        ({"option.URL": "ftp://example.com/"}, "option.URL"),  # http(s) only
+        ({"option.URL": "http://1.2.3.4.5/"}, "option.URL"),  # no host a URL parser refuses
+        ({"option.REGEXP": "not/a/substitution"}, "option.REGEXP"),
+    ],
+)
+async def test_what_the_document_refuses_is_a_400_naming_the_field(admin_api, extra, named):
+    error = await admin_api.post_error("/smsgateway", gateway(**extra), status=400, code=905)
+    assert named in error["message"]
+    assert await admin_api.value("/smsgateway/") == []
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"option.TIMEOUT": "0.5"},
+        {"option.TIMEOUT": "300.0"},
+        {"option.TIMEOUT": 7},
+        {"option.URL": "https://user:pa%20ss@sms.example.com:8443/send?x=1"},
+        {"option.URL": "http://10.0.0.1/"},
+        {"option.REGEXP": "/[+-/. ]//"},
+        {"option.anything": "extra parameters for the HTTP provider"},
+        {"options": {"URL": URL, "text": "{otp}"}, "option.URL": URL},
+    ],
+)
+async def test_what_the_document_accepts_is_stored(admin_api, extra):
+    await admin_api.post("/smsgateway", gateway(**extra))
+    assert [g["name"] for g in await admin_api.value("/smsgateway/")] == ["gw1"]
+
+
+async def test_smpp_numbers_read_as_privacyidea_reads_them(admin_api):
+    body = {
+        "name": "smsc",
+        "module": "privacyidea.lib.smsprovider.SmppSMSProvider.SmppSMSProvider",
+        "option.SMSC_HOST": "127.0.0.1",
+        "option.SYSTEM_ID": "otp",
+        "option.S_ADDR_TON": "0x5",
+        "option.D_ADDR_TON": 12,
+    }
+    await admin_api.post("/smsgateway", body)
+    await admin_api.post_error(
+        "/smsgateway", {**body, "option.D_ADDR_TON": 100}, status=400, code=905
+    )
+
+
+async def test_a_script_that_is_not_there_is_a_404_naming_it(admin_api):
+    body = {"name": "local", "module": "providers.script.ScriptProvider", "option.script": "x.sh"}
+    error = await admin_api.post_error("/smsgateway", body, status=404, code=601)
+    assert "script" in error["message"]
+    await admin_api.post_error(
+        "/smsgateway", {**body, "option.script": "../x.sh"}, status=400, code=905
+    )
+
+
+async def test_a_flag_of_zero_is_no_flag_and_plain_options_is_not_a_field(admin_api, runtime):
+    await admin_api.post("/smsgateway", gateway(**{"option.token": "t", "secret.option.token": 0}))
+    [listed] = await admin_api.value("/smsgateway/")
+    assert listed["options"]["token"] == "t" and listed["secret_options"] == []
+    await admin_api.post_error(
+        "/smsgateway", {**gateway(), "plain_options": ["token"]}, status=400, code=905
+    )
