@@ -324,7 +324,8 @@ async def _after_failure(
             outcome=outcome,
             trail=trail,
         )
-    nxt = replace(job, hop=step.hop, hop_tries=job.hop_tries if step.hop == job.hop else 0)
+    tries = job.hop_tries - (0 if step.spends_try else 1) if step.hop == job.hop else 0
+    nxt = replace(job, hop=step.hop, hop_tries=tries)
     if budget_end is None and step.delay > _WAIT_INLINE:
         due = now + timedelta(seconds=step.delay)
 

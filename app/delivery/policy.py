@@ -26,6 +26,9 @@ class Step:
     action: Literal["retry", "failover", "fail"]
     hop: int  # the gateway (index into the route) of the next attempt
     delay: float = 0.0
+    # Whether the failed attempt counts against the gateway's retries: not when the gateway
+    # (or its own limit) only held the message back for a wait that fits the deadline.
+    spends_try: bool = True
 
 
 def outcome_of(error: SendError) -> Outcome:
@@ -66,9 +69,12 @@ def next_step(
     if isinstance(error, RejectedByGateway):
         return failover_or(fail)  # never this gateway again for this message
     if isinstance(error, Throttled):
-        wait = error.retry_after if error.retry_after is not None else same.delay
-        if tries_left and wait < remaining:
-            return Step("retry", hop, wait)
+        # Held back, not refused: waiting is the remedy, so it costs no retry. Never sooner
+        # than the backoff, so a gateway that keeps saying "retry now" is not hammered.
+        named = error.retry_after
+        wait = max(named, config.backoff) if named is not None else backoff(config, hop_tries)
+        if wait < remaining:
+            return Step("retry", hop, wait, spends_try=False)
         return failover_or(fail)
     if isinstance(error, TemporaryFailure):
         return same if tries_left else failover_or(fail)
