@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Literal
 from sqlalchemy.orm import Session
 
 from app.db.tables import utcnow
-from app.delivery import content, outbox_repo, policy
+from app.delivery import content, outbox_repo, policy, steady
 from app.delivery.config import DeliveryConfig
 from app.delivery.outbox_repo import Job
 from app.delivery.scrub import excerpt
@@ -205,10 +205,11 @@ async def follow(rt: Runtime, job: Job, budget_end: float) -> Result:
             return Result(status, error)  # type: ignore[arg-type]
         now = time.monotonic()
         if now >= budget_end and status == "queued":
-            withdrawn = await rt.delivery.group.run(
+            withdrawn = await steady.write(
+                rt.delivery,
                 lambda tx: outbox_repo.withdraw(
                     tx, job.id, now=utcnow(), error=NOT_IN_BUDGET, challenge_id=job.challenge_id
-                )
+                ),
             )
             if withdrawn:
                 return Result("failed", NOT_IN_BUDGET)
@@ -253,7 +254,7 @@ async def _hand_over(
         )
         outbox_repo.notify(tx)
 
-    await node.group.run(requeue)
+    await steady.write(node, requeue)
     if budget_end is None:
         return Result("queued")
     return await follow(rt, job, budget_end)
@@ -263,7 +264,8 @@ async def _start(rt: Runtime, job: Job, gateway: str, now: datetime) -> int | No
     """Record the next attempt as begun and renew the lease; None if the lease is lost."""
     node = rt.delivery
     until = now + timedelta(seconds=node.lease_seconds)
-    return await rt.delivery.group.run(
+    return await steady.write(
+        node,
         lambda tx: outbox_repo.start_attempt(
             tx,
             message_id=job.id,
@@ -273,7 +275,7 @@ async def _start(rt: Runtime, job: Job, gateway: str, now: datetime) -> int | No
             hop_tries=job.hop_tries + 1,
             now=now,
             lease_until=until,
-        )
+        ),
     )
 
 
@@ -342,13 +344,14 @@ async def _after_failure(
                 error=described,
             )
 
-        await rt.delivery.group.run(back_to_queue)
+        await steady.write(node, back_to_queue)
         node.nudge_in(step.delay)
         return Result("queued", described)
-    await rt.delivery.group.run(
+    await steady.write(
+        node,
         lambda tx: outbox_repo.finish_attempt(
             tx, attempt_id, now=now, outcome=outcome, error=described
-        )
+        ),
     )
     if trail is not None:
         trail.add(job.route[job.hop], node.name, now, outcome, described, "")
@@ -397,7 +400,7 @@ async def _final(
             challenge_id=job.challenge_id,
         )
 
-    if not await rt.delivery.group.run(settle):
+    if not await steady.write(node, settle):
         return Result("lost", "the lease passed to another process")
     if status != "sent":
         log.warning("message %s %s: %s", job.id, status, error)
