@@ -69,10 +69,11 @@ def next_step(
     if isinstance(error, RejectedByGateway):
         return failover_or(fail)  # never this gateway again for this message
     if isinstance(error, Throttled):
-        # Held back, not refused: waiting is the remedy, so it costs no retry. Never sooner
-        # than the backoff, so a gateway that keeps saying "retry now" is not hammered.
+        # Held back, not refused: waiting is the remedy, so it costs no retry. The wait the
+        # throttle named (a limit's next slot), else the backoff: a gateway that says
+        # "retry now" is not hammered.
         named = error.retry_after
-        wait = max(named, config.backoff) if named is not None else backoff(config, hop_tries)
+        wait = named if named is not None and named > 0 else backoff(config, hop_tries)
         if wait < remaining:
             return Step("retry", hop, wait, spends_try=False)
         return failover_or(fail)
