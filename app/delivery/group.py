@@ -4,10 +4,6 @@ Every send writes at least twice (admitted, final), and SQLite lets one writer i
 time; committing the writes that arrived meanwhile together costs one commit instead of
 one each. A batch that fails is rolled back whole and its writes run again one by one, so
 one write's error (a duplicate Idempotency-Key) reaches only its own caller.
-
-PostgreSQL takes concurrent writers, and there each statement is a round trip to the
-server: one batch at a time would queue every send of the process behind those round
-trips. So batches go out on several connections at once there (`lanes`); on SQLite, one.
 """
 
 from __future__ import annotations
@@ -25,35 +21,23 @@ from app.db.engine import Database
 log = logging.getLogger("smsgw.delivery")
 T = TypeVar("T")
 _MAX_BATCH = 200
-POSTGRES_LANES = 8
 Work = tuple[Callable[[Session], Any], asyncio.Future[Any]]
 
 
-def lanes_for(db: Database) -> int:
-    return 1 if db.url.startswith("sqlite") else POSTGRES_LANES
-
-
 class GroupCommit:
-    def __init__(self, db: Database, lanes: int | None = None) -> None:
+    def __init__(self, db: Database) -> None:
         self.db = db
-        self.lanes = lanes if lanes is not None else lanes_for(db)
         self._queue: asyncio.Queue[Work] = asyncio.Queue()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._task: asyncio.Task[None] | None = None
 
     async def run(self, work: Callable[[Session], T]) -> T:
         """Run `work` in a write transaction shared with other writes; its result once
         committed. It may run twice (after a batch's rollback): it must only write."""
-        if len(self._tasks) < self.lanes or any(task.done() for task in self._tasks):
-            self._start_lanes()
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._drain())
         done: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait((work, done))
         return await asyncio.shield(done)
-
-    def _start_lanes(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._tasks = [task for task in self._tasks if not task.done()]
-        while len(self._tasks) < self.lanes:
-            self._tasks.append(loop.create_task(self._drain()))
 
     async def _drain(self) -> None:
         while True:
@@ -85,9 +69,8 @@ class GroupCommit:
                     done.set_result(result)
 
     async def aclose(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
+        if self._task is not None:
+            self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks = []
+                await self._task
+            self._task = None
