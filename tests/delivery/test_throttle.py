@@ -118,3 +118,11 @@ async def test_throttles_leave_the_retries_to_the_failures_after_them(admin_api,
         await sink.stop()
     assert [a["gateway"] for a in record["attempt_log"]] == ["busy"] * 6
     assert record["status"] == "sent" and http_sink.count == 0
+
+
+def test_the_services_own_gateway_limit_still_spends_its_retries():
+    own = Throttled("gateway_limit", "rate limit 50/s: next slot in 1.2 s", retry_after=1.2)
+    step = next_step(own, hops=2, hop=0, hop_tries=1, remaining=100, config=CONFIG)
+    assert step.action == "retry" and step.spends_try
+    used_up = next_step(own, hops=2, hop=0, hop_tries=3, remaining=100, config=CONFIG)
+    assert used_up.action == "failover"

@@ -167,8 +167,8 @@ async def test_a_gateway_rate_holds_with_two_processes_sending(nodes, sink_proce
             *(_post(client, url + "/sms/send", send, headers=auth) for url in (first, second) * 80)
         )
 
-        # Every message either arrives or fails over (its wait no longer fits the deadline):
-        # wait until none is left waiting, then read the sink.
+        # Every message either arrives or runs out of retries (the outbox counts a
+        # throttled attempt as a try): wait until none is left waiting, then read the sink.
         async def waiting() -> int:
             counts = []
             for status in ("queued", "sending"):
