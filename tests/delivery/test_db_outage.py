@@ -79,7 +79,7 @@ async def test_a_database_away_during_a_drain_loses_nothing_and_sends_nothing_tw
     async def all_at_the_gateway() -> bool:
         return http_sink.in_flight == QUEUED
 
-    await eventually(all_at_the_gateway)
+    await eventually(all_at_the_gateway, timeout=60)
     away = postgres_away if backend == "postgresql" else sqlite_locked
     caplog.set_level(logging.WARNING, logger="smsgw.delivery")
     async with away(runtime.db.url):
@@ -88,13 +88,13 @@ async def test_a_database_away_during_a_drain_loses_nothing_and_sends_nothing_tw
         async def answered() -> bool:
             return http_sink.in_flight == 0
 
-        await eventually(answered)
+        await eventually(answered, timeout=60)
         if backend == "postgresql":
 
             async def write_failed() -> bool:
                 return any("outbox write failed" in r.getMessage() for r in caplog.records)
 
-            await eventually(write_failed)
+            await eventually(write_failed, timeout=60)
         else:
             # The writes wait for the lock; what the outbox says has not moved.
             assert (await _statuses(runtime))["sending"] == QUEUED
@@ -104,7 +104,7 @@ async def test_a_database_away_during_a_drain_loses_nothing_and_sends_nothing_tw
     async def all_sent() -> bool:
         return (await _statuses(runtime)) == Counter({"sent": QUEUED + 5})
 
-    await eventually(all_sent, timeout=30)
+    await eventually(all_sent, timeout=120)
     texts = Counter(r.body.decode().rsplit("=", 1)[1] for r in http_sink.requests)
     assert len(texts) == QUEUED + 5 and set(texts.values()) == {1}, texts
 
