@@ -185,6 +185,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
+        # Metrics are Prometheus (app/observability); FastAPI's own OpenTelemetry hook would
+        # otherwise look the global providers up in the environment on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_handlers(app)
     install_docs(app)

@@ -127,7 +127,7 @@ def service_process(
         url = f"http://127.0.0.1:{port}"
         _PROCESS_OF[url] = process.pid
         try:
-            _wait_http(url + "/healthz", process)
+            _wait_http(url + "/healthz", process, 120)  # a busy machine imports slowly
             yield url
         finally:
             del _PROCESS_OF[url]

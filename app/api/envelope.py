@@ -33,18 +33,25 @@ D = TypeVar("D")
 _HTTP_CODES = {401: 4033, 403: 303, 404: 601, 405: 905, 413: 905, 415: 905}
 
 
+# Parametrised once: pydantic keeps a parametrised model only while something refers to it,
+# so `Envelope[Any, NoDetail]` written in the call built a new model class per answer.
+_OK = Envelope[Any, NoDetail]
+_OK_DETAIL = Envelope[Any, Any]
+_AUTH = AuthEnvelope[Any, Any]
+
+
 def ok(value: V) -> Envelope[V, NoDetail]:
-    return Envelope[Any, NoDetail](result=Result(value=value), detail=NoDetail())
+    return _OK(result=Result(value=value), detail=NoDetail())
 
 
 def ok_detail(value: V, detail: D) -> Envelope[V, D]:
-    return Envelope[Any, Any](result=Result(value=value), detail=detail)
+    return _OK_DETAIL(result=Result(value=value), detail=detail)
 
 
 def auth_answer(
     value: V, authentication: Literal["ACCEPT", "REJECT", "CHALLENGE"], detail: D
 ) -> AuthEnvelope[V, D]:
-    return AuthEnvelope[Any, Any](
+    return _AUTH(
         result=AuthResult(value=value, authentication=Authentication(authentication)),
         detail=detail,
     )

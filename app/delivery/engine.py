@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Literal
 from sqlalchemy.orm import Session
 
 from app.db.tables import utcnow
-from app.delivery import content, outbox_repo, policy, receipts_repo
+from app.delivery import content, outbox_repo, policy, receipts_repo, steady
 from app.delivery.config import DeliveryConfig
 from app.delivery.outbox_repo import Job
 from app.delivery.scrub import excerpt
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("smsgw.delivery")
 Status = Literal["sent", "failed", "expired", "queued", "lost"]
 NOT_IN_BUDGET = "not sent within sms.inline_budget"
+STILL_SENDING = "still being sent when sms.inline_budget ended"
 # A wait shorter than this is slept through holding the lease; a longer one goes back to
 # the queue, freeing the sender's slot (any node may then take it).
 _WAIT_INLINE = 1.0
@@ -208,8 +209,10 @@ _FOLLOW_STEP = 0.02  # seconds between looks at a message another process sends
 
 async def follow(rt: Runtime, job: Job, budget_end: float) -> Result:
     """Wait for another process to finish the message; past the budget, withdraw it if it
-    is still queued (the caller is told it failed, so it must not go out later)."""
-    give_up = budget_end + rt.delivery.lease_seconds
+    is still queued (the caller is told it failed, so it must not go out later), or answer
+    that it is on its way if a sender is still trying it: a synchronous caller is never
+    kept past its budget by a gateway that keeps the message waiting (an open circuit, a
+    throttle), and the message may still arrive before its deadline."""
     while True:
         status, error = await rt.db.read(lambda tx: outbox_repo.state(tx, job.id))
         if status in outbox_repo.REPORTED:
@@ -218,15 +221,16 @@ async def follow(rt: Runtime, job: Job, budget_end: float) -> Result:
             return Result(status, error)  # type: ignore[arg-type]
         now = time.monotonic()
         if now >= budget_end and status == "queued":
-            withdrawn = await rt.delivery.group.run(
+            withdrawn = await steady.write(
+                rt.delivery,
                 lambda tx: outbox_repo.withdraw(
                     tx, job.id, now=utcnow(), error=NOT_IN_BUDGET, challenge_id=job.challenge_id
-                )
+                ),
             )
             if withdrawn:
                 return Result("failed", NOT_IN_BUDGET)
-        if now >= give_up:
-            return Result("lost", "no final state in time")
+        if now >= budget_end and status == "sending":
+            return Result("queued", STILL_SENDING)
         await asyncio.sleep(_FOLLOW_STEP)
 
 
@@ -266,7 +270,7 @@ async def _hand_over(
         )
         outbox_repo.notify(tx)
 
-    await node.group.run(requeue)
+    await steady.write(node, requeue)
     if budget_end is None:
         return Result("queued")
     return await follow(rt, job, budget_end)
@@ -276,7 +280,8 @@ async def _start(rt: Runtime, job: Job, gateway: str, now: datetime) -> int | No
     """Record the next attempt as begun and renew the lease; None if the lease is lost."""
     node = rt.delivery
     until = now + timedelta(seconds=node.lease_seconds)
-    return await rt.delivery.group.run(
+    return await steady.write(
+        node,
         lambda tx: outbox_repo.start_attempt(
             tx,
             message_id=job.id,
@@ -286,7 +291,7 @@ async def _start(rt: Runtime, job: Job, gateway: str, now: datetime) -> int | No
             hop_tries=job.hop_tries + 1,
             now=now,
             lease_until=until,
-        )
+        ),
     )
 
 
@@ -337,7 +342,8 @@ async def _after_failure(
             outcome=outcome,
             trail=trail,
         )
-    nxt = replace(job, hop=step.hop, hop_tries=job.hop_tries if step.hop == job.hop else 0)
+    tries = job.hop_tries - (0 if step.spends_try else 1) if step.hop == job.hop else 0
+    nxt = replace(job, hop=step.hop, hop_tries=tries)
     if budget_end is None and step.delay > _WAIT_INLINE:
         due = now + timedelta(seconds=step.delay)
 
@@ -354,13 +360,14 @@ async def _after_failure(
                 error=described,
             )
 
-        await rt.delivery.group.run(back_to_queue)
+        await steady.write(node, back_to_queue)
         node.nudge_in(step.delay)
         return Result("queued", described)
-    await rt.delivery.group.run(
+    await steady.write(
+        node,
         lambda tx: outbox_repo.finish_attempt(
             tx, attempt_id, now=now, outcome=outcome, error=described
-        )
+        ),
     )
     if trail is not None:
         trail.add(job.route[job.hop], node.name, now, outcome, described, "")
@@ -418,7 +425,7 @@ async def _final(
             receipts_repo.settle(tx, job.id)
         return moved
 
-    if not await rt.delivery.group.run(settle):
+    if not await steady.write(node, settle):
         return Result("lost", "the lease passed to another process")
     if status != "sent":
         log.warning("message %s %s: %s", job.id, status, error)

@@ -19,6 +19,7 @@ from providers.base import (
 
 Outcome = Literal["accepted", "retryable", "permanent", "unknown"]
 MAX_BACKOFF = 30.0
+OWN_LIMIT = "gateway_limit"  # app/traffic/gateway_limits.GatewayThrottled
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,9 @@ class Step:
     action: Literal["retry", "failover", "fail"]
     hop: int  # the gateway (index into the route) of the next attempt
     delay: float = 0.0
+    # Whether the failed attempt counts against the gateway's retries: not when the gateway
+    # (or its own limit) only held the message back for a wait that fits the deadline.
+    spends_try: bool = True
 
 
 def outcome_of(error: SendError) -> Outcome:
@@ -66,9 +70,15 @@ def next_step(
     if isinstance(error, RejectedByGateway):
         return failover_or(fail)  # never this gateway again for this message
     if isinstance(error, Throttled):
-        wait = error.retry_after if error.retry_after is not None else same.delay
-        if tries_left and wait < remaining:
-            return Step("retry", hop, wait)
+        # Held back, not refused: waiting is the remedy, so the gateway's "slow down" costs
+        # no retry. The wait it named, else the backoff: "retry now" is not hammered. Our own
+        # gateway limits (code OWN_LIMIT) still count their waits: a busy process that wakes
+        # past its slot gives the slot up, so under load the retries are what bounds them.
+        named = error.retry_after
+        wait = named if named is not None and named > 0 else backoff(config, hop_tries)
+        own = error.code == OWN_LIMIT
+        if wait < remaining and (tries_left or not own):
+            return Step("retry", hop, wait, spends_try=own)
         return failover_or(fail)
     if isinstance(error, TemporaryFailure):
         return same if tries_left else failover_or(fail)

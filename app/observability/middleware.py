@@ -44,18 +44,19 @@ class RequestObserver:
             latency = time.perf_counter() - started
             route = self._route(scope)
             metrics.http_request(route, scope["method"], status, latency)
-            log.info(
-                "%s %s %s",
-                scope["method"],
-                route,
-                status,
-                extra={
-                    "route": route,
-                    "method": scope["method"],
-                    "status": status,
-                    "latency_ms": round(latency * 1000, 2),
-                },
-            )
+            if log.isEnabledFor(logging.INFO):  # the fields cost more than the level check
+                log.info(
+                    "%s %s %s",
+                    scope["method"],
+                    route,
+                    status,
+                    extra={
+                        "route": route,
+                        "method": scope["method"],
+                        "status": status,
+                        "latency_ms": round(latency * 1000, 2),
+                    },
+                )
             context.request_id.reset(token)
 
     def _route(self, scope: Scope) -> str:
