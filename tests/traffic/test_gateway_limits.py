@@ -9,6 +9,8 @@ import pytest
 
 from tests.api.sms_login import PHONE, gateway_to_sink
 
+DAY = 86_400
+
 
 async def _limits(api):
     [limits] = await api.value("/traffic/gateways", params={"gateway": "sms-gw"})
@@ -101,7 +103,10 @@ async def test_a_send_that_would_wait_too_long_is_throttled_and_says_why(admin_a
     assert len(http_sink.requests) == 1
 
 
-async def test_a_message_whose_wait_does_not_fit_its_deadline_fails_over(admin_api, http_sink):
+async def test_a_message_whose_wait_does_not_fit_its_deadline_fails_over(
+    admin_api, http_sink, clock
+):
+    clock.now = (clock.now // DAY) * DAY + DAY / 2  # noon: the cap lifts 12 h after the send
     await gateway_to_sink(admin_api, http_sink)
     await gateway_to_sink(admin_api, http_sink, name="fallback")
     await admin_api.post("/traffic/gateways/sms-gw", {"daily_cap": 1})  # until tomorrow
