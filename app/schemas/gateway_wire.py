@@ -254,12 +254,17 @@ def _flattened(options: bool, headers: bool, value: dict[str, Any]) -> dict[str,
     return patterns
 
 
-@cache
 def _schemas() -> dict[str, dict[str, Any]]:
+    # Keyed by the registered names: a provider registered (or removed) later is seen.
+    return _schemas_of(tuple(registry.names()))
+
+
+@cache
+def _schemas_of(modules: tuple[str, ...]) -> dict[str, dict[str, Any]]:
     from app.schemas.smsgateway import GatewayIn
 
     common = GatewayIn.model_json_schema()["properties"]
-    return {module: provider_schema(module, common) for module in registry.names()}
+    return {module: provider_schema(module, common) for module in modules}
 
 
 def body_schemas() -> dict[str, dict[str, Any]]:
@@ -275,10 +280,7 @@ def check(data: Any) -> list[str]:
     if not isinstance(module, str) or module not in registry.accepted_names():
         names = ", ".join(registry.accepted_names())
         return [f"module: must be a provider from /smsgateway/providers: {names}"]
-    canonical = registry.canonical(module)
-    if canonical not in _schemas():  # a provider registered after the first check
-        _schemas.cache_clear()
-    return errors(_schemas()[canonical], data)
+    return errors(_schemas()[registry.canonical(module)], data)
 
 
 # http(s) URLs whose host is a DNS name (ASCII labels, no "--", the last starting with a

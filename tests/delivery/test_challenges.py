@@ -7,7 +7,8 @@ from sqlalchemy import select
 
 from app.db.tables import Challenge, MessageLog
 from tests.api.sms_login import check, enrol, last_otp
-from tests.delivery.helpers import eventually, fast_retries, http_gateway, messages, refusing_url
+from tests.delivery.helpers import fast_retries, http_gateway, messages, refusing_url
+from tests.waiting import eventually_async as eventually
 
 SMS_FAILED = "The PIN was correct, but the SMS could not be sent!"
 

@@ -12,8 +12,8 @@ import pytest
 import pytest_asyncio
 
 from tests.delivery.cluster import Cluster, CountingSink, admin_client, send_async
-from tests.delivery.helpers import eventually
 from tests.peers.modem_emulator import ModemEmulator
+from tests.waiting import eventually_async as eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

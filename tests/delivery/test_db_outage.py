@@ -20,7 +20,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from app.db.tables import MessageLog
 from app.delivery import steady
 from app.runtime import Runtime
-from tests.delivery.helpers import PHONE, eventually, http_gateway
+from tests.delivery.helpers import PHONE, http_gateway
+from tests.waiting import eventually_async as eventually
 
 QUEUED = 20
 

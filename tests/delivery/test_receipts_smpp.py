@@ -3,8 +3,6 @@ message record, by way of the listening session and the receipts table."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -12,7 +10,7 @@ import pytest_asyncio
 
 from tests.delivery.receipts_helpers import send, stored
 from tests.peers.smpp_server import SmppServer
-from tests.waiting import eventually
+from tests.waiting import eventually, eventually_async
 
 
 @pytest_asyncio.fixture
@@ -42,12 +40,13 @@ async def _status(api: Any, message_id: int) -> str:
     return status
 
 
-async def _reaches(api: Any, message_id: int, wanted: str, timeout: float = 10.0) -> None:
+async def _reaches(api: Any, message_id: int, wanted: str) -> None:
     """Wait until the message record says `wanted` (the receipt is applied as it comes)."""
-    deadline = time.monotonic() + timeout
-    while (status := await _status(api, message_id)) != wanted:
-        assert time.monotonic() < deadline, f"message {message_id} still {status}"
-        await asyncio.sleep(0.02)
+
+    async def reached() -> bool:
+        return await _status(api, message_id) == wanted
+
+    await eventually_async(reached)
 
 
 async def test_an_smpp_receipt_marks_the_message_delivered(admin_api, smsc):
