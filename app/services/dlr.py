@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from app.db import gateway_repo
 from app.delivery import receipts
-from app.errors import BadCredentials, NotFound, ParameterError
+from app.errors import BadCredentials, Conflict, NotFound, ParameterError
 from app.runtime import Runtime
 from app.schemas.dlr import DlrOut, DlrTokenOut
 from app.security.caller import Caller
@@ -44,8 +44,8 @@ async def rotate_token(rt: Runtime, name: str, caller: Caller) -> DlrTokenOut:
             http = issubclass(registry.resolve(gateway.module), HttpProvider)
         except UnknownProvider:
             http = False
-        if not http:
-            raise ParameterError(
+        if not http:  # the name is fine; the gateway it names is of another kind
+            raise Conflict(
                 f"ERR905: Invalid parameter: name: gateway {name[:100]!r} is not an HTTP "
                 "gateway; only HTTP gateways report over HTTP (SMPP reports on its session)"
             )

@@ -142,7 +142,7 @@ async def test_a_token_only_for_an_existing_http_gateway(admin_api):
             "option.MAILTO": "{phone}@sms.example",
         },
     )
-    error = await admin_api.post_error("/sms/gateways/mail/dlr-token", {}, status=400)
+    error = await admin_api.post_error("/sms/gateways/mail/dlr-token", {}, status=409)
     assert "not an HTTP gateway" in error["message"]
 
 
