@@ -139,7 +139,15 @@ async def delivery_report_post(
     operation_id="rotate_dlr_token",
     summary="A new delivery report token for an HTTP gateway (shown once; the old one stops)",
     response_model=DlrTokenAnswer,
-    responses=ERRORS,
+    responses={
+        **ERRORS,
+        409: error_doc(
+            409,
+            905,
+            "The gateway is not an HTTP gateway (an SMPP gateway reports on its session)",
+            "ERR905: Invalid parameter: name: gateway 'smsc' is not an HTTP gateway",
+        ),
+    },
 )
 async def rotate_dlr_token(
     rt: Rt,
