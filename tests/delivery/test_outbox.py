@@ -13,13 +13,13 @@ from app.delivery import intake
 from tests.delivery.helpers import (
     PHONE,
     FlakySink,
-    eventually,
     fast_retries,
     http_gateway,
     messages,
     refusing_url,
 )
 from tests.peers.modem_emulator import ModemEmulator
+from tests.waiting import eventually_async as eventually
 
 
 async def test_failover_when_the_first_gateway_refuses_connections(admin_api, http_sink):
