@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ from cryptography.fernet import Fernet
 
 from tests.peers.http_sink import HttpSink
 from tests.peers.ports import free_port
+from tests.waiting import eventually_sync
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN, PASSWORD = "admin", "cluster-test-password"
@@ -100,16 +100,16 @@ class Cluster:
 
 
 def _wait_http(url: str, process: subprocess.Popen[bytes], seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    def up() -> bool:
         if process.poll() is not None:
             raise RuntimeError(f"{url}: process exited with {process.returncode}")
         try:
             httpx.get(url, timeout=1)
-            return
         except httpx.HTTPError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up")
+            return False
+        return True
+
+    eventually_sync(up, timeout=seconds)
 
 
 async def admin_client(node: Node) -> httpx.AsyncClient:

@@ -7,7 +7,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ import httpx
 import pytest
 
 from tests.api.sms_login import PHONE
-from tests.waiting import eventually_async
+from tests.waiting import eventually_async, eventually_sync
 
 PASSWORD = "nodes-test-password"
 
@@ -37,12 +36,11 @@ def _healthy(url: str) -> bool:
 
 
 def _wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while not _healthy(url):
+    def up() -> bool:
         assert process.poll() is None, "the service process ended"
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{url} did not come up")
-        time.sleep(0.1)
+        return _healthy(url)
+
+    eventually_sync(up, timeout=60)
 
 
 def _database(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
@@ -137,10 +135,12 @@ def sink_process() -> Iterator[str]:
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while not _answers(url + "/__stats"):
-            assert process.poll() is None and time.monotonic() < deadline, "no sink"
-            time.sleep(0.05)
+
+        def up() -> bool:
+            assert process.poll() is None, "the sink process ended"
+            return _answers(url + "/__stats")
+
+        eventually_sync(up, timeout=30)
         yield url
     finally:
         process.terminate()
