@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, TextClause, bindparam, delete, select, text, tuple_, update
+from sqlalchemy import Connection, TextClause, bindparam, delete, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.db.tables import (
@@ -108,18 +108,23 @@ def count(tx: Connection, bumps: Sequence[Bump], now: float) -> dict[tuple[str, 
     return {(row[0], row[1]): Count(*row) for row in rows}
 
 
-_ANSWERED = (
-    update(COUNTER)
-    .where(
-        tuple_(K.rule, K.subject).in_(bindparam("keys", expanding=True)),
-        K.expires_at > bindparam("now"),
+@lru_cache(maxsize=16)
+def _answered_statement(keys: int) -> TextClause:
+    # One OR of (rule AND subject) per key, not a row-value IN: SQLite scans the whole
+    # table for `(rule, subject) IN (VALUES ...)` but searches the primary key for this.
+    matches = " OR ".join(f"(rule = :rule{i} AND subject = :subject{i})" for i in range(keys))
+    return text(
+        "UPDATE traffic_counter SET answered = answered + 1"  # noqa: S608
+        f" WHERE ({matches}) AND expires_at > :now"
     )
-    .values(answered=K.answered + 1)
-)
 
 
 def count_answer(tx: Connection, keys: list[tuple[str, str]], now: float) -> None:
-    tx.execute(_ANSWERED, {"keys": keys, "now": now})
+    parameters: dict[str, object] = {"now": now}
+    for i, (rule, subject) in enumerate(keys):
+        parameters[f"rule{i}"] = rule
+        parameters[f"subject{i}"] = subject
+    tx.execute(_answered_statement(len(keys)), parameters)
 
 
 _BLOCK = (
