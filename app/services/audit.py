@@ -1,8 +1,9 @@
 """The audit trail: who did what, when, and whether it worked.
 
 Every row is built by `entry`. An admin's change and its row commit together
-(`audited_write`); a login's row is batched with other rows (`note`), and commits together
-with the message-log rows of the SMS it sent (`note_login`).
+(`audited_write`), as does an answered challenge (`add`, in its transaction); a PIN step's
+row is batched with other rows (`note`): its SMS is an outbox row written with the
+challenge itself.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from sqlalchemy.orm import Session
 from app.db import audit_repo
 from app.db.audit_repo import AUDIT
 from app.db.engine import Work
-from app.db.message_repo import MESSAGES
 from app.db.tables import utcnow
 from app.errors import SmsgwError
 from app.schemas.audit import AuditOut, AuditPage
@@ -88,10 +88,9 @@ async def note(rt: Runtime, row: dict[str, Any]) -> None:
     await rt.journal.record(AUDIT, row)
 
 
-async def note_login(rt: Runtime, row: dict[str, Any], messages: list[dict[str, Any]]) -> None:
-    """A login's audit row and the message-log rows of the SMS it sent, committed together
-    before the login answers: no answer goes out without its trail."""
-    await rt.journal.record_together([*((MESSAGES, m) for m in messages), (AUDIT, row)])
+def add(tx: Session, row: dict[str, Any]) -> None:
+    """An audit row in the caller's transaction: it commits with what it describes."""
+    audit_repo.add(tx, row)
 
 
 async def page(

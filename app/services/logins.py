@@ -112,8 +112,8 @@ def _otp_right(rt: Runtime, token: LoginToken, challenge: OpenChallenge, otp: st
     )
 
 
-async def _audit(rt: Runtime, subject: _Subject, outcome: Outcome, action: str) -> None:
-    row = audit.entry(
+def _audit_row(subject: _Subject, outcome: Outcome, action: str) -> dict[str, object]:
+    return audit.entry(
         action=action,
         success=outcome.authentication != "REJECT",
         actor=subject.user,
@@ -124,19 +124,23 @@ async def _audit(rt: Runtime, subject: _Subject, outcome: Outcome, action: str) 
         user=subject.user,
         realm=subject.realm,
     )
+
+
+async def _audit(rt: Runtime, subject: _Subject, outcome: Outcome, action: str) -> None:
     # A challenge's SMS is an outbox row already, written with the challenge itself.
-    await audit.note_login(rt, row, [])
+    await audit.note(rt, _audit_row(subject, outcome, action))
 
 
 async def check(rt: Runtime, form: CheckIn, ip: str) -> Outcome:
     """One /validate/check: a challenge, an accept, or a reject."""
     subject = _Subject(form.user or "", form.realm, ip)
     if form.transaction_id:
+        # Audited in the transaction that decides it.
         outcome = await _answer_challenge(rt, subject, form)
     else:
         outcome = await _pin_or_pin_otp(rt, subject, form)
+        await _audit(rt, subject, outcome, "validate_check")
     observe_login(outcome.authentication, outcome.detail.message, outcome.challenges, "challenge")
-    await _audit(rt, subject, outcome, "validate_check")
     return outcome
 
 
@@ -159,16 +163,19 @@ async def trigger(rt: Runtime, form: TriggerIn, ip: str) -> Outcome:
 
 
 async def _answer_challenge(rt: Runtime, subject: _Subject, form: CheckIn) -> Outcome:
-    """transaction_id + OTP, decided in one write transaction: the OTP counts once.
+    """transaction_id + OTP, decided in one write transaction with its audit row: the OTP
+    counts once.
 
     Only a guess at an open challenge counts as a failure: a made-up or stale
     transaction_id has no OTP to guess, so it can neither succeed nor lock anybody out.
+    The transaction is group-committed with other logins' answers: under load, one commit
+    (SQLite's one writer at a time) serves many answers.
     """
     assert form.transaction_id is not None
     transaction_id, otp, now = form.transaction_id, form.pass_, utcnow()
     cleared_before = _cleared_before(rt, now)
 
-    def settle(tx: Session) -> tuple[Outcome, list[str]]:
+    def decide(tx: Session) -> tuple[Outcome, list[str]]:
         pairs = login_repo.challenges_to_answer(
             tx, transaction_id, now, form.serial, form.user, form.realm
         )
@@ -186,8 +193,13 @@ async def _answer_challenge(rt: Runtime, subject: _Subject, form: CheckIn) -> Ou
                 break  # another request answered it first: this one is a failure
         return _reject(NO_MATCH), serials
 
-    outcome, subject.serials = await rt.db.write(settle)
-    return outcome
+    def settle(tx: Session) -> Outcome:
+        outcome, serials = decide(tx)
+        audited = _Subject(subject.user, subject.realm, subject.ip, serials)
+        audit.add(tx, _audit_row(audited, outcome, "validate_check"))
+        return outcome
+
+    return await rt.delivery.group.run(settle)
 
 
 def _accepted(token: LoginToken) -> Outcome:
