@@ -216,11 +216,16 @@ def rewrite_phone(phone: str, regexp: str | None) -> str:
     return re.sub(match["pattern"], match["replacement"], phone)
 
 
-def render(template: str, *, phone: str, otp: str) -> str:
-    """Substitute {phone}, {otp} and privacyIDEA's <phone>/<otp> tags in a template."""
+def render(template: str, *, phone: str, text: str) -> str:
+    """Put the number and the message text into a template.
+
+    The placeholders keep privacyIDEA's names, `{otp}` and `<otp>`, although they stand
+    for the whole text of the SMS (which holds the OTP for a challenge), so that gateway
+    definitions written for privacyIDEA keep working.
+    """
     return (
-        template.replace("{otp}", otp)
-        .replace("<otp>", otp)
+        template.replace("{otp}", text)
+        .replace("<otp>", text)
         .replace("{phone}", phone)
         .replace("<phone>", phone)
     )

@@ -125,7 +125,7 @@ class HttpProvider(Provider[HttpOptions]):
 
     def _parameters(self, phone: str, message: str) -> dict[str, str]:
         return {
-            key: render(value, phone=phone, otp=message)
+            key: render(value, phone=phone, text=message)
             for key, value in self.options.extra_options().items()
         }
 

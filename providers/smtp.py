@@ -117,10 +117,10 @@ class SmtpProvider(Provider[SmtpOptions]):
         options = self.options
         message = EmailMessage()
         message["From"] = _header("SENDER", options.SENDER)
-        message["To"] = _recipient(render(options.MAILTO, phone=phone, otp=text))
-        message["Subject"] = _header("SUBJECT", render(options.SUBJECT, phone=phone, otp=text))
+        message["To"] = _recipient(render(options.MAILTO, phone=phone, text=text))
+        message["Subject"] = _header("SUBJECT", render(options.SUBJECT, phone=phone, text=text))
         message["Message-ID"] = make_msgid(domain=options.SENDER.rpartition("@")[2])
-        message.set_content(render(options.BODY, phone=phone, otp=text))
+        message.set_content(render(options.BODY, phone=phone, text=text))
         return message
 
     async def _tls_context(self) -> ssl.SSLContext:
