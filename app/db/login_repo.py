@@ -105,6 +105,10 @@ _RESERVE = {
 _RESERVE_SERIALS = (
     update(TOKEN).where(_SERIALS, *_RESERVE_WHERE).values(_RESERVE_VALUES).returning(T.serial)
 )
+# One serial, the usual answer: an equality needs no expanding IN to render on each run.
+_RESERVE_SERIAL = (
+    update(TOKEN).where(_BY_SERIAL, *_RESERVE_WHERE).values(_RESERVE_VALUES).returning(T.serial)
+)
 _GIVE_BACK = update(TOKEN).where(_SERIALS, T.failcount > 0).values(failcount=T.failcount - 1)
 _SERIALS_OF = {key: select(T.serial).where(owner).order_by(T.id) for key, owner in _OWNERS.items()}
 _MARK_ANSWERED = (
@@ -194,8 +198,12 @@ def reserve_serials(
     """Like reserve_attempts, for tokens already known by serial."""
     if not serials:
         return set()
-    parameters = {"p_serials": list(serials), "p_now": now, "p_cleared_before": cleared_before}
-    return set(tx.connection().execute(_RESERVE_SERIALS, parameters).scalars())
+    parameters: dict[str, object] = {"p_now": now, "p_cleared_before": cleared_before}
+    if len(serials) == 1:
+        statement, parameters["p_serial"] = _RESERVE_SERIAL, serials[0]
+    else:
+        statement, parameters["p_serials"] = _RESERVE_SERIALS, list(serials)
+    return set(tx.connection().execute(statement, parameters).scalars())
 
 
 def give_back(tx: Session, serials: Sequence[str]) -> None:

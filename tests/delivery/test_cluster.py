@@ -173,3 +173,47 @@ async def test_a_modem_has_one_owner_and_its_death_moves_the_modem(cluster):
         assert modem.interleave_errors == [] and modem.protocol_errors == []
         await client.aclose()
         await other.aclose()
+
+
+async def test_a_sync_send_past_its_budget_on_another_nodes_modem_is_a_202_and_still_sent(
+    cluster,
+):
+    # The modem answers only after the caller's inline budget: the node that took the
+    # request must not keep its caller waiting for the node that owns the modem.
+    async with ModemEmulator(delay=8) as modem:
+        first = cluster.start()
+        client = await admin_client(first)
+        body = {
+            "name": "modem",
+            "module": "providers.gsm_modem.GsmModemProvider",
+            "option.PORT": modem.path,
+            "option.TIMEOUT": "30",
+        }
+        assert (await client.post("/smsgateway", json=body)).status_code == 200
+        second = cluster.start()
+        other = await admin_client(second)
+
+        async def owned() -> bool:
+            return len(await cluster.rows("SELECT owner FROM modem_owner")) == 1
+
+        await eventually(owned, timeout=20)
+        [(owner,)] = await cluster.rows("SELECT owner FROM modem_owner")
+        elsewhere = other if owner.endswith(str(first.process.pid)) else client
+        budget = {"sms.inline_budget": 3}
+        assert (await elsewhere.post("/system/setConfig", json=budget)).status_code == 200
+
+        send = {"gateway": "modem", "phone": "+491701234567", "message": "on its way"}
+        reply = await elsewhere.post("/sms/send", json=send)
+
+        assert reply.status_code == 202, reply.text
+        assert reply.json()["result"]["value"]["status"] == "sending"
+        assert modem.sent == []
+
+        async def delivered() -> bool:
+            rows = await cluster.rows("SELECT status FROM message")
+            return [r[0] for r in rows] == ["sent"]
+
+        await eventually(delivered, timeout=30)
+        assert [s.text for s in modem.sent] == ["on its way"]
+        await client.aclose()
+        await other.aclose()
