@@ -280,9 +280,12 @@ async def _start(rt: Runtime, job: Job, gateway: str, now: datetime) -> int | No
     """Record the next attempt as begun and renew the lease; None if the lease is lost."""
     node = rt.delivery
     until = now + timedelta(seconds=node.lease_seconds)
-    return await steady.write(
-        node,
-        lambda tx: outbox_repo.start_attempt(
+    runs = 0
+
+    def begin(tx: Session) -> int | None:
+        nonlocal runs
+        runs += 1
+        return outbox_repo.start_attempt(
             tx,
             message_id=job.id,
             owner=node.name,
@@ -291,8 +294,10 @@ async def _start(rt: Runtime, job: Job, gateway: str, now: datetime) -> int | No
             hop_tries=job.hop_tries + 1,
             now=now,
             lease_until=until,
-        ),
-    )
+            again=runs > 1,  # steady.write retries after an unreachable database
+        )
+
+    return await steady.write(node, begin)
 
 
 async def _after_failure(

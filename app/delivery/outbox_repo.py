@@ -86,6 +86,12 @@ def _job(row: Sequence[Any]) -> Job:
 
 _INSERT_MESSAGE = insert(MESSAGE).returning(M.id)
 _INSERT_ATTEMPT = insert(ATTEMPT).returning(A.id)
+_BEGUN = select(A.id).where(
+    A.message_id == bindparam("p_id"),
+    A.node == bindparam("p_node"),
+    A.started_at == bindparam("p_now"),
+    A.finished_at.is_(None),
+)
 _START = (
     update(MESSAGE)
     .where(M.id == bindparam("p_id"), M.lease_owner == bindparam("p_owner"))
@@ -169,8 +175,17 @@ def start_attempt(
     hop_tries: int,
     now: datetime,
     lease_until: datetime,
+    again: bool = False,
 ) -> int | None:
-    """Record an attempt as begun; None if this process no longer holds the message."""
+    """Record an attempt as begun; None if this process no longer holds the message.
+
+    `again` when the same call is repeated because the answer to the first was lost: its
+    commit may have happened, and then the attempt it recorded is the one to go on with.
+    """
+    if again:
+        begun = tx.connection().execute(_BEGUN, {"p_id": message_id, "p_node": owner, "p_now": now})
+        if (attempt_id := begun.scalar()) is not None:
+            return int(attempt_id)
     moved = (
         tx.connection()
         .execute(
