@@ -121,7 +121,12 @@ def ensure_privacyidea(venv: Path, python: str | None) -> None:
 
 
 def write_config(
-    directory: Path, database_url: str, hash_params: dict[str, Any], sign: bool, reload: int
+    directory: Path,
+    database_url: str,
+    hash_params: dict[str, Any],
+    sign: bool,
+    reload: int,
+    threads: int,
 ) -> Path:
     # The pepper is part of every admin password hash: it must outlive a rewrite of the file.
     keys = directory / "keys.json"
@@ -142,6 +147,10 @@ def write_config(
         "PI_HASH_ALGO_PARAMS": hash_params,
         "PI_CHECK_RELOAD_CONFIG": reload,
         "SUPERUSER_REALM": ["superuser"],
+        # A request holds two connections at its end (its own and the metrics flush's):
+        # SQLAlchemy's default pool (5 + 10 overflow) leaves 8 threads waiting on each
+        # other for the pool's 30 s timeout.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 2 * threads + 2, "max_overflow": 10},
     }
     if not sign:
         settings |= {"PI_AUDIT_NO_SIGN": True, "PI_NO_RESPONSE_SIGN": True}
@@ -418,16 +427,20 @@ async def run(args: argparse.Namespace) -> None:
     args.pin_verify = pin_verify_seconds(venv, hash_params)
     users = [f"user{n:05d}" for n in range(args.users)]
     with ExitStack() as stack:
-        directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="pi-bench-")))
+        if args.keep:
+            directory = Path(tempfile.mkdtemp(prefix="pi-bench-"))
+            print(f"keeping {directory} (pi.cfg, gunicorn.log, privacyidea.log)", file=sys.stderr)
+        else:
+            directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="pi-bench-")))
         url = stack.enter_context(database(args.database_url, directory))
         sink = stack.enter_context(sink_process(args.delay, record=True))
         sign = args.sign == "on"
         # Configured with no config cache, so that every worker sees each change at once.
-        config = write_config(directory, url, hash_params, sign, 0)
+        config = write_config(directory, url, hash_params, sign, 0, args.threads)
         initialise(venv, config)
         with pi_server(venv, config, args.workers, args.threads) as server:
             await enrol(server, sink, users, directory, args.workers)
-        config = write_config(directory, url, hash_params, sign, args.reload_config)
+        config = write_config(directory, url, hash_params, sign, args.reload_config, args.threads)
         with pi_server(venv, config, args.workers, args.threads) as server:
             await measure(server, sink, users, args)
 
@@ -447,6 +460,7 @@ def main() -> None:
     parser.add_argument("--reload-config", type=int, default=60, help="PI_CHECK_RELOAD_CONFIG")
     parser.add_argument("--venv", default=str(ROOT.parent / ".pi-venv"))
     parser.add_argument("--python", help="interpreter for a new venv (default: 3.12, 3.13, ...)")
+    parser.add_argument("--keep", action="store_true", help="keep the directory and its logs")
     args = parser.parse_args()
     asyncio.run(run(args))
 
