@@ -140,7 +140,6 @@ def write_config(
         "PI_ENCFILE": str(directory / "enckey"),
         "PI_AUDIT_KEY_PRIVATE": str(directory / "private.pem"),
         "PI_AUDIT_KEY_PUBLIC": str(directory / "public.pem"),
-        "PI_AUDIT_SQL_TRUNCATE": True,
         "PI_LOGFILE": str(directory / "privacyidea.log"),
         "PI_LOGLEVEL": 30,  # WARNING
         "PI_HASH_ALGO_LIST": ["argon2", "pbkdf2_sha512"],
