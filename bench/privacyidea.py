@@ -88,20 +88,34 @@ def quiet_pip(venv: Path, *args: str) -> None:
         raise RuntimeError(f"pip install {' '.join(args)} failed:\n" + "\n".join(noise))
 
 
-def installed_version(venv: Path) -> str | None:
+def installed(venv: Path) -> list[str]:
+    """The venv's privacyIDEA and server packages as name==version, as far as present."""
     python = venv / "bin" / "python"
-    if not python.exists() or not (venv / "bin" / "gunicorn").exists():
-        return None
+    if not python.exists():
+        return []
+    names = ["privacyIDEA", *(package.split("==")[0] for package in SERVER_PACKAGES)]
     probe = subprocess.run(
-        [str(python), "-c", "import importlib.metadata as m; print(m.version('privacyIDEA'))"],
+        [
+            str(python),
+            "-c",
+            "import importlib.metadata as m, sys\n"
+            "for name in sys.argv[1:]:\n"
+            "    try: print(f'{name}=={m.version(name)}')\n"
+            "    except m.PackageNotFoundError: pass",
+            *names,
+        ],
         capture_output=True,
         text=True,
     )
-    return probe.stdout.strip() if probe.returncode == 0 else None
+    return probe.stdout.split()
+
+
+def wanted() -> list[str]:
+    return [f"privacyIDEA=={VERSION}", *SERVER_PACKAGES]
 
 
 def ensure_privacyidea(venv: Path, python: str | None) -> None:
-    if installed_version(venv) == VERSION:
+    if installed(venv) == wanted():
         return
     interpreter = python or next((p for p in PYTHONS if shutil.which(p)), None)
     if interpreter is None:
@@ -110,14 +124,14 @@ def ensure_privacyidea(venv: Path, python: str | None) -> None:
     if not (venv / "bin" / "python").exists():
         subprocess.run([interpreter, "-m", "venv", str(venv)], check=True)
     quiet_pip(venv, "--upgrade", "pip")
-    quiet_pip(venv, f"privacyIDEA=={VERSION}", *SERVER_PACKAGES)
+    quiet_pip(venv, *wanted())
     # The wheel ships the hashed requirements its release was tested with: use those versions
     # rather than whatever is newest today.
     pinned = venv / "lib" / "privacyidea" / "requirements.txt"
     if pinned.exists():
         quiet_pip(venv, "-r", str(pinned))
-    if installed_version(venv) != VERSION:
-        raise RuntimeError(f"privacyIDEA {VERSION} did not install into {venv}")
+    if installed(venv) != wanted():
+        raise RuntimeError(f"{venv} has {installed(venv)} instead of {wanted()}")
 
 
 def write_config(
