@@ -358,7 +358,7 @@ async def measure(url: str, sink: str, users: list[str], args: argparse.Namespac
     common = {"users": len(users), "concurrency": args.concurrency, "workers": args.workers}
     setup = {
         "threads": args.threads,
-        "database": "postgresql" if args.database_url else "sqlite",
+        "database": args.database_url.replace("postgres", "postgresql").split(":")[0].split("+")[0],
         "pin_hash": args.pin_hash,
         "sign": args.sign,
         "reload_config_s": args.reload_config,
@@ -382,7 +382,7 @@ async def measure(url: str, sink: str, users: list[str], args: argparse.Namespac
             client, "POST", "/validate/check", pins, args.concurrency, ramp=args.delay
         )
         transaction_ids = [
-            (a or {}).get("detail", {}).get("transaction_id") if isinstance(a, dict) else None
+            ((a or {}).get("detail") or {}).get("transaction_id") if isinstance(a, dict) else None
             for a in answers
         ]
         sms = await sms_by_phone(sink)
@@ -438,8 +438,8 @@ async def measure(url: str, sink: str, users: list[str], args: argparse.Namespac
 
 
 @contextmanager
-def database(requested: str | None, directory: Path) -> Iterator[str]:
-    if requested is None:
+def database(requested: str, directory: Path) -> Iterator[str]:
+    if requested == "sqlite":
         yield f"sqlite:///{directory / 'pi.sqlite'}"
     elif requested == "postgres":
         sys.path.insert(0, str(ROOT))
@@ -485,7 +485,11 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=0.2)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--threads", type=int, default=8)
-    parser.add_argument("--database-url", help="SQLAlchemy URL of an empty database, or postgres")
+    parser.add_argument(
+        "--database-url",
+        default="postgres",
+        help="postgres (a throwaway server, the default), sqlite, or the URL of an empty database",
+    )
     parser.add_argument("--pin-hash", choices=sorted(HASHES), default="shipped")
     parser.add_argument("--sign", choices=["on", "off"], default="on")
     parser.add_argument("--reload-config", type=int, default=60, help="PI_CHECK_RELOAD_CONFIG")
