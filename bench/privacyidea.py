@@ -355,10 +355,11 @@ async def enrol(url: str, sink: str, users: list[str], directory: Path, workers:
 
 
 async def measure(url: str, sink: str, users: list[str], args: argparse.Namespace) -> None:
+    dialect = args.database_url.split(":")[0].split("+")[0]
     common = {"users": len(users), "concurrency": args.concurrency, "workers": args.workers}
     setup = {
         "threads": args.threads,
-        "database": args.database_url.replace("postgres", "postgresql").split(":")[0].split("+")[0],
+        "database": {"postgres": "postgresql"}.get(dialect, dialect),
         "pin_hash": args.pin_hash,
         "sign": args.sign,
         "reload_config_s": args.reload_config,
