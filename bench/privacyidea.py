@@ -1,9 +1,10 @@
 """The login benchmark's load against privacyIDEA 3.14, for comparison with bench/login.py.
 
     python -m bench.privacyidea [--users 200] [--concurrency 100] [--delay 0.2]
-                                [--workers 2] [--threads 8] [--database-url URL|postgres]
+                                [--workers 2] [--threads 8]
+                                [--database-url postgres|sqlite|URL]
                                 [--pin-hash shipped|smsgw] [--sign on|off]
-                                [--reload-config 60] [--venv PATH] [--python PYTHON]
+                                [--reload-config 60] [--venv PATH] [--python PYTHON] [--keep]
 
 Installs privacyIDEA 3.14 into a virtualenv of its own (never the project's: their
 dependencies conflict), with the versions its release pins (the requirements file in its
@@ -26,8 +27,11 @@ PIN hash, audit signing and response signing as shipped. `--pin-hash smsgw` give
 argon2id the parameters smsgw uses (t=2, m=19 MiB, p=1) instead of the shipped t=9,
 m=64 MiB, p=4, for a comparison of everything but the hash; `--sign off` sets
 PI_AUDIT_NO_SIGN and PI_NO_RESPONSE_SIGN, which its documentation names as the way to
-trade that safety for throughput. `--database-url postgres` runs a throwaway PostgreSQL
-server (as the tests do); any other URL must name an empty database.
+trade that safety for throughput. The database is a throwaway PostgreSQL server (as the
+tests start one, `fsync=off`): with SQLite, privacyIDEA answers some concurrent writes of
+several processes with a 500 ("database is locked"), seen here at 2 and at 4 workers.
+`--database-url sqlite` measures that; any other URL must name an empty database. The
+database server's own CPU is not in `service_cpu_ms_per_request`, as for bench/login.py.
 """
 
 from __future__ import annotations
