@@ -118,10 +118,22 @@ def wanted() -> list[str]:
     return [f"privacyIDEA=={VERSION}", *SERVER_PACKAGES]
 
 
+def supported(interpreter: str) -> bool:
+    """Whether the interpreter runs (a pyenv shim may not) and is one privacyIDEA supports."""
+    if not shutil.which(interpreter):
+        return False
+    probe = subprocess.run(
+        [interpreter, "-c", "import sys; print(sys.version_info[1])"],
+        capture_output=True,
+        text=True,
+    )
+    return probe.returncode == 0 and f"python3.{probe.stdout.strip()}" in PYTHONS
+
+
 def ensure_privacyidea(venv: Path, python: str | None) -> None:
     if installed(venv) == wanted():
         return
-    interpreter = python or next((p for p in PYTHONS if shutil.which(p)), None)
+    interpreter = python or next((p for p in [*PYTHONS, sys.executable] if supported(p)), None)
     if interpreter is None:
         raise RuntimeError(f"privacyIDEA {VERSION} needs one of {', '.join(PYTHONS)}")
     print(f"installing privacyIDEA {VERSION} into {venv} ({interpreter})", file=sys.stderr)
