@@ -276,7 +276,8 @@ async def _check_pin(rt: Runtime, subject: _Subject, form: CheckIn) -> _Guess:
         serials = [t.serial for t in tokens]
         return tokens, login_repo.open_challenges(tx, serials, now), serials
 
-    tokens, open_challenges, subject.serials = await rt.db.write(reserve)
+    # Group-committed with other logins' writes: committed, so counted, before any hash.
+    tokens, open_challenges, subject.serials = await rt.delivery.group.run(reserve)
     guess = _Guess(tokens)
     if not tokens:
         # Unknown user, or every token locked or disabled: one answer, decided before any
@@ -410,8 +411,14 @@ async def _challenge_one(
     except guard.Refused as refused:
         return await _refused(rt, token, ip, refused, give_back)
 
-    def open_challenge(tx: Session) -> tuple[intake.Admitted, int, list[guard.Hit]]:
-        hits = plan.admit(tx)  # raises Refused: this transaction writes nothing
+    def open_challenge(tx: Session) -> tuple[intake.Admitted, int, list[guard.Hit]] | guard.Refused:
+        try:
+            # A savepoint, as the transaction is shared with other logins' writes: a
+            # refusal takes back its own counts and nothing else.
+            with tx.begin_nested():
+                hits = plan.admit(tx)
+        except guard.Refused as refused:
+            return refused
         if give_back:
             login_repo.give_back(tx, [token.serial])
         counter = login_repo.reserve_counter(tx, token.serial)
@@ -441,10 +448,10 @@ async def _challenge_one(
         )
         return admitted, counter, hits
 
-    try:
-        admitted, counter, hits = await rt.db.write(open_challenge)
-    except guard.Refused as refused:
-        return await _refused(rt, token, ip, refused, give_back)
+    opened = await rt.delivery.group.run(open_challenge)
+    if isinstance(opened, guard.Refused):
+        return await _refused(rt, token, ip, opened, give_back)
+    admitted, counter, hits = opened
     if hits:
         await _settle_traffic(rt, token, ip, hits, None)
     text = challenge_text(
