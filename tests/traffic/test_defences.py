@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import select, update
 
@@ -275,3 +277,23 @@ async def test_a_monitored_conversion_guard_notes_but_never_blocks(
     assert await admin_api.value("/traffic/blocks") == []
     noted = {r["target"] for r in await audit_rows(admin_api, "traffic_monitor")}
     assert noted == {"conversion_prefix", "conversion_country"}
+
+
+async def test_concurrent_logins_block_only_those_over_the_limit(
+    admin_api, http_sink, defaults, clock
+):
+    # The logins' writes share transactions: one refused must take back its own counts only.
+    await gateway_to_sink(admin_api, http_sink)
+    for n in range(8):
+        await enrol(admin_api, user=f"shared{n}")  # one number for all eight
+    for n in range(4):
+        await enrol(admin_api, user=f"own{n}", phone=f"+4915112345{n:02d}")
+    shared = [_login(admin_api, f"shared{n}") for n in range(8)]
+    own = [_login(admin_api, f"own{n}") for n in range(4)]
+    answers = await asyncio.gather(*shared, *own)
+    outcomes = [a["result"]["authentication"] for a in answers]
+    assert sorted(outcomes[:8]) == ["CHALLENGE"] * 5 + ["REJECT"] * 3
+    assert outcomes[8:] == ["CHALLENGE"] * 4
+    assert len(http_sink.requests) == 9
+    counters = await admin_api.value("/traffic/counters", params={"rule": "number_10m"})
+    assert sorted(c["hits"] for c in counters) == [1, 1, 1, 1, 5]  # not 8: refusals took back
