@@ -8,10 +8,11 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import asyncpg
+import httpx
 import pytest
 import pytest_asyncio
 
-from tests.delivery.cluster import Cluster, CountingSink, admin_client, send_async
+from tests.delivery.cluster import Cluster, CountingSink, Node, admin_client, send_async
 from tests.peers.modem_emulator import ModemEmulator
 from tests.waiting import eventually_async as eventually
 
@@ -124,24 +125,32 @@ async def test_killing_every_node_mid_load_loses_no_accepted_message(cluster):
         await sink.stop()
 
 
+async def _modem_on_two_nodes(
+    cluster: Cluster, modem: ModemEmulator, timeout: int
+) -> tuple[Node, httpx.AsyncClient, Node, httpx.AsyncClient]:
+    """Two nodes with an admin client each and a modem gateway, once one node owns it."""
+    first = cluster.start()
+    client = await admin_client(first)
+    body = {
+        "name": "modem",
+        "module": "providers.gsm_modem.GsmModemProvider",
+        "option.PORT": modem.path,
+        "option.TIMEOUT": str(timeout),
+    }
+    assert (await client.post("/smsgateway", json=body)).status_code == 200
+    second = cluster.start()
+    other = await admin_client(second)
+
+    async def owned() -> bool:
+        return len(await cluster.rows("SELECT owner FROM modem_owner")) == 1
+
+    await eventually(owned, timeout=20)
+    return first, client, second, other
+
+
 async def test_a_modem_has_one_owner_and_its_death_moves_the_modem(cluster):
     async with ModemEmulator() as modem:
-        first = cluster.start()
-        client = await admin_client(first)
-        body = {
-            "name": "modem",
-            "module": "providers.gsm_modem.GsmModemProvider",
-            "option.PORT": modem.path,
-            "option.TIMEOUT": "3",
-        }
-        assert (await client.post("/smsgateway", json=body)).status_code == 200
-        second = cluster.start()
-        other = await admin_client(second)
-
-        async def owned() -> bool:
-            return len(await cluster.rows("SELECT owner FROM modem_owner")) == 1
-
-        await eventually(owned, timeout=20)
+        first, client, second, other = await _modem_on_two_nodes(cluster, modem, timeout=3)
         [(owner_before, epoch_before)] = await cluster.rows("SELECT owner, epoch FROM modem_owner")
         await send_async([client, other], [f"m{i}" for i in range(10)], "modem")
 
@@ -181,22 +190,7 @@ async def test_a_sync_send_past_its_budget_on_another_nodes_modem_is_a_202_and_s
     # The modem answers only after the caller's inline budget: the node that took the
     # request must not keep its caller waiting for the node that owns the modem.
     async with ModemEmulator(delay=8) as modem:
-        first = cluster.start()
-        client = await admin_client(first)
-        body = {
-            "name": "modem",
-            "module": "providers.gsm_modem.GsmModemProvider",
-            "option.PORT": modem.path,
-            "option.TIMEOUT": "30",
-        }
-        assert (await client.post("/smsgateway", json=body)).status_code == 200
-        second = cluster.start()
-        other = await admin_client(second)
-
-        async def owned() -> bool:
-            return len(await cluster.rows("SELECT owner FROM modem_owner")) == 1
-
-        await eventually(owned, timeout=20)
+        first, client, _, other = await _modem_on_two_nodes(cluster, modem, timeout=30)
         [(owner,)] = await cluster.rows("SELECT owner FROM modem_owner")
         elsewhere = other if owner.endswith(str(first.process.pid)) else client
         budget = {"sms.inline_budget": 3}
