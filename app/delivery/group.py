@@ -1,9 +1,11 @@
-"""Group commit: the outbox writes of concurrent sends share one transaction.
+"""Group commit: the writes of concurrent sends and logins share one transaction.
 
-Every send writes at least twice (admitted, final), and SQLite lets one writer in at a
-time; committing the writes that arrived meanwhile together costs one commit instead of
-one each. A batch that fails is rolled back whole and its writes run again one by one, so
-one write's error (a duplicate Idempotency-Key) reaches only its own caller.
+Every send writes at least twice (admitted, final), every login once or twice, and SQLite
+lets one writer in at a time; committing the writes that arrived meanwhile together costs
+one commit instead of one each. A batch that fails is rolled back whole and its writes run
+again one by one, so one write's error (a duplicate Idempotency-Key) reaches only its own
+caller; a write that expects to be refused (traffic control) returns the refusal instead
+of raising it, so it does not cost the others a second run.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ class GroupCommit:
 
     async def run(self, work: Callable[[Session], T]) -> T:
         """Run `work` in a write transaction shared with other writes; its result once
-        committed. It may run twice (after a batch's rollback): it must only write."""
+        committed. It may run twice (after a batch's rollback): it must have no effect
+        outside the transaction."""
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._drain())
         done: asyncio.Future[T] = asyncio.get_running_loop().create_future()
