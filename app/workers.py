@@ -120,6 +120,10 @@ def serve(host: str, port: int, workers: int, log_config: dict[str, Any]) -> int
         "control_socket_disable": True,  # one per user otherwise, shared by every instance
         "backlog": 2048,
         "logconfig_dict": log_config,
+        # Idle keep-alive connections stay open this long (gunicorn's default is 2 s): an
+        # authentication service keeps its connections, and a client reusing one that the
+        # worker is closing at that moment gets a read error instead of an answer.
+        "keepalive": 75,
         "graceful_timeout": 30,
         "timeout": 60,
     }
