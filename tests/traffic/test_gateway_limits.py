@@ -72,8 +72,9 @@ async def test_limits_of_an_unknown_gateway_are_a_404(admin_api):
 async def test_a_rate_holds_in_every_second_of_the_gateways_clock(admin_api, http_sink):
     await gateway_to_sink(admin_api, http_sink)
     await admin_api.post("/traffic/gateways/sms-gw", {"rate": 20, "burst": 3})
-    # Every send waits for its slot, however slowly a loaded machine reaches the gateway.
-    await admin_api.post("/system/setConfig", {"sms.inline_budget": 60})
+    # Every send waits for its slot, however slowly a loaded machine reaches the gateway; a
+    # send that wakes too late for its slot gives it up and spends a retry.
+    await admin_api.post("/system/setConfig", {"sms.inline_budget": 60, "sms.retries": 10})
     await asyncio.gather(*(admin_api.post("/sms/send", SEND) for _ in range(50)))
     per_second = Counter(int(r.at) for r in http_sink.requests)
     assert sum(per_second.values()) == 50
