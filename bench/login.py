@@ -86,6 +86,21 @@ async def traffic_rules(client: Client, on: bool, users: int) -> None:
     await client.call("POST", "/traffic/settings", RULES_OFF)
 
 
+def answer_bodies(
+    users: list[str], transaction_ids: list[str | None], sms: dict[str, list[str]]
+) -> list[dict[str, object]]:
+    """Each user's answer: its transaction_id and the OTP that reached its number."""
+    return [
+        {
+            "user": user,
+            "realm": REALM,
+            "transaction_id": transaction_id,
+            "pass": sms.get(phone_of(n), ["000000"])[-1],
+        }
+        for n, (user, transaction_id) in enumerate(zip(users, transaction_ids, strict=True))
+    ]
+
+
 async def sms_by_phone(sink: str) -> dict[str, list[str]]:
     async with aiohttp.ClientSession() as session, session.get(sink + "/__bodies") as reply:
         bodies = await reply.json()
@@ -167,12 +182,7 @@ async def main() -> None:
                 }
             )
 
-            replies = []
-            for n, (user, transaction_id) in enumerate(zip(users, transaction_ids, strict=True)):
-                otp = sms.get(phone_of(n), ["000000"])[-1]
-                replies.append(
-                    {"user": user, "realm": REALM, "transaction_id": transaction_id, "pass": otp}
-                )
+            replies = answer_bodies(users, transaction_ids, sms)
             answer_run, results = await drive(
                 client, "POST", "/validate/check", replies, args.concurrency
             )

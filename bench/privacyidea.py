@@ -63,7 +63,7 @@ from bench.harness import (
     free_port,
     sink_process,
 )
-from bench.login import phone_of, sms_by_phone
+from bench.login import answer_bodies, phone_of, sms_by_phone
 
 VERSION = "3.14"
 REALM = "bench"
@@ -419,12 +419,7 @@ async def measure(url: str, sink: str, users: list[str], args: argparse.Namespac
             }
         )
 
-        replies = []
-        for n, (user, transaction_id) in enumerate(zip(users, transaction_ids, strict=True)):
-            otp = sms.get(phone_of(n), ["000000"])[-1]
-            replies.append(
-                {"user": user, "realm": REALM, "transaction_id": transaction_id, "pass": otp}
-            )
+        replies = answer_bodies(users, transaction_ids, sms)
         answer_run, results = await drive(
             client, "POST", "/validate/check", replies, args.concurrency
         )
