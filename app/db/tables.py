@@ -108,10 +108,12 @@ class MessageLog(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     created_at: datetime = Field(default_factory=utcnow, index=True)
     finished_at: datetime | None = None
-    gateway: str = Field(max_length=255, index=True)  # the route's current gateway
+    # The route's current gateway; looked up by ix_message_gateway_id, whose first column
+    # it is (an index of its own would only cost every write).
+    gateway: str = Field(max_length=255)
     phone: str = Field(max_length=64)  # masked
     # queued -> sending -> sent | failed | expired; sent -> delivered | undeliverable | unknown
-    status: str = Field(max_length=16, index=True)
+    status: str = Field(max_length=16)  # looked up by ix_message_due (status, not_before)
     attempts: int = 1
     parts: int = 0
     latency_ms: float = 0.0

@@ -45,6 +45,20 @@ class Admitted:
     phone: str | None = field(default=None, repr=False)  # in the clear, to send inline
 
 
+@dataclass(frozen=True)
+class Sealed:
+    """A message's number and text in the clear and sealed: sealed before its transaction,
+    so that the encryption does not lengthen the time the transaction holds the writer."""
+
+    phone: str = field(repr=False)
+    destination: str = field(repr=False)
+    body: str = field(repr=False)
+
+    @classmethod
+    def of(cls, box: SecretBox, phone: str, body: str = "") -> Sealed:
+        return cls(phone, box.seal(phone), box.seal(body) if body else "")
+
+
 def parse_route(identifier: str) -> list[str]:
     """`sms.identifier` may name several gateways, comma-separated, in order."""
     return [name.strip() for name in identifier.split(",") if name.strip()]
@@ -52,16 +66,14 @@ def parse_route(identifier: str) -> list[str]:
 
 def admit(
     tx: Session,
-    box: SecretBox,
     node: Node,
     *,
     route: list[str],
-    phone: str,
+    message: Sealed,
     deadline: datetime,
     inline: bool,
     now: datetime,
     source: str,
-    body: str = "",
     challenge_id: int | None = None,
     serial: str = "",
     transaction_id: str = "",
@@ -77,7 +89,7 @@ def admit(
     expired = deadline <= now
     inline = inline and not expired
     until = now + timedelta(seconds=node.lease_seconds)
-    sealed_phone, sealed_body = box.seal(phone), box.seal(body) if body else ""
+    phone, sealed_phone, sealed_body = message.phone, message.destination, message.body
     if expired:
         sealed_phone = sealed_body = ""
     row = {
@@ -198,6 +210,7 @@ async def admit_api(
     """Admit a /sms/send message; (None, id of the first) for a repeated Idempotency-Key."""
     now = utcnow()
     deadline = now + timedelta(seconds=config.send_validity)
+    sealed = Sealed.of(rt.box, phone, message)
 
     def write(tx: Session) -> tuple[Admitted | None, int]:
         if idempotency_key is not None:
@@ -214,15 +227,13 @@ async def admit_api(
                 outbox_repo.forget_idempotency_key(tx, message_id)
         admitted = admit(
             tx,
-            rt.box,
             rt.delivery,
             route=route,
-            phone=phone,
+            message=sealed,
             deadline=deadline,
             inline=inline,
             now=now,
             source="api",
-            body=message,
             caller=caller,
             idempotency_key=idempotency_key,
             request_hash=body_hash,

@@ -25,6 +25,8 @@ class TtlCache(Generic[K, V]):
         now = time.monotonic()
         entry = self._entries.get(key)
         if entry is not None and (entry[0] > now or not entry[1].done()):
+            if entry[1].done():  # the usual case, answered without a shield's extra future
+                return entry[1].result()
             return await asyncio.shield(entry[1])
         loading: asyncio.Future[V] = asyncio.ensure_future(load())
         self._entries[key] = (now + self.ttl, loading)

@@ -410,6 +410,7 @@ async def _challenge_one(
         )  # fmt: skip
     except guard.Refused as refused:
         return await _refused(rt, token, ip, refused, give_back)
+    sealed = intake.Sealed.of(rt.box, token.phone)
 
     def open_challenge(tx: Session) -> tuple[intake.Admitted, int, list[guard.Hit]] | guard.Refused:
         try:
@@ -434,10 +435,9 @@ async def _challenge_one(
         )
         admitted = intake.admit(
             tx,
-            rt.box,
             rt.delivery,
             route=route,
-            phone=token.phone,
+            message=sealed,
             deadline=expires_at - delivery_config.margin(delivery, config.provider_timeout),
             inline=not delivery.async_challenges and intake.can_send_inline(rt, route),
             now=now,

@@ -18,15 +18,13 @@ async def test_beginning_an_attempt_again_after_a_lost_answer_records_one_attemp
     admitted = await runtime.db.write(
         lambda tx: intake.admit(
             tx,
-            runtime.box,
             node,
             route=["gw"],
-            phone=PHONE,
+            message=intake.Sealed.of(runtime.box, PHONE, "hello"),
             deadline=now + timedelta(minutes=5),
             inline=True,
             now=now,
             source="api",
-            body="hello",
         )
     )
     message_id, later = admitted.job.id, now + timedelta(seconds=1)

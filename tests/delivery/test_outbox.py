@@ -167,15 +167,13 @@ async def test_a_message_whose_deadline_passed_expires_and_is_never_sent(admin_a
     def write(tx):
         return intake.admit(
             tx,
-            runtime.box,
             runtime.delivery,
             route=["live"],
-            phone=PHONE,
+            message=intake.Sealed.of(runtime.box, PHONE, "too late"),
             deadline=now - timedelta(seconds=1),
             inline=True,
             now=now,
             source="api",
-            body="too late",
         )
 
     admitted = await runtime.db.write(write)
@@ -198,15 +196,13 @@ async def test_a_message_left_sending_by_a_dead_process_is_recorded_unknown_and_
         # What a process leaves behind when it dies between starting an attempt and its end.
         admitted = intake.admit(
             tx,
-            runtime.box,
             runtime.delivery,
             route=["first", "second"],
-            phone=PHONE,
+            message=intake.Sealed.of(runtime.box, PHONE, "survives"),
             deadline=now + timedelta(minutes=5),
             inline=True,
             now=now,
             source="api",
-            body="survives",
         )
         tx.execute(
             MessageLog.__table__.update()
@@ -268,15 +264,13 @@ async def test_a_message_whose_gateway_was_deleted_fails_over_with_a_clear_error
     def queue(tx):
         return intake.admit(
             tx,
-            runtime.box,
             runtime.delivery,
             route=["gone", "live"],
-            phone=PHONE,
+            message=intake.Sealed.of(runtime.box, PHONE, "still wanted"),
             deadline=now + timedelta(minutes=5),
             inline=True,
             now=now,
             source="api",
-            body="still wanted",
         )
 
     admitted = await runtime.db.write(queue)
