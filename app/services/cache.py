@@ -24,10 +24,12 @@ class TtlCache(Generic[K, V]):
         """The cached value, or one load shared by every caller that missed meanwhile."""
         now = time.monotonic()
         entry = self._entries.get(key)
-        if entry is not None and (entry[0] > now or not entry[1].done()):
-            if entry[1].done():  # the usual case, answered without a shield's extra future
-                return entry[1].result()
-            return await asyncio.shield(entry[1])
+        if entry is not None:
+            expires, future = entry
+            if not future.done():  # a load under way: every caller that missed shares it
+                return await asyncio.shield(future)
+            if expires > now:
+                return future.result()
         loading: asyncio.Future[V] = asyncio.ensure_future(load())
         self._entries[key] = (now + self.ttl, loading)
         try:
