@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Select, bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
+from app.db.prepared import Prepared
 from app.db.tables import Challenge, DeliveryAttempt, MessageLog, ModemOwner, table
 
 MESSAGE = table(MessageLog)
@@ -84,15 +85,30 @@ def _job(row: Sequence[Any]) -> Job:
     return Job(*values)
 
 
-_INSERT_MESSAGE = insert(MESSAGE).returning(M.id)
-_INSERT_ATTEMPT = insert(ATTEMPT).returning(A.id)
+# The statements of every send run on the driver's cursor (app/db/prepared.py).
+_INSERT_MESSAGE = Prepared(
+    insert(MESSAGE).returning(M.id),
+    keys=[
+        "created_at", "gateway", "phone", "status", "attempts", "parts", "latency_ms",
+        "provider_ids", "error", "finished_at", "source", "serial", "transaction_id", "route",
+        "hop", "hop_tries", "deadline", "not_before", "lease_owner", "lease_until",
+        "destination", "body", "challenge_id", "caller", "idempotency_key", "request_hash",
+    ],
+)  # fmt: skip
+_INSERT_ATTEMPT = Prepared(
+    insert(ATTEMPT).returning(A.id),
+    keys=[
+        "message_id", "gateway", "node", "started_at", "finished_at", "outcome", "error",
+        "provider_ids", "parts",
+    ],
+)  # fmt: skip
 _BEGUN = select(A.id).where(
     A.message_id == bindparam("p_id"),
     A.node == bindparam("p_node"),
     A.started_at == bindparam("p_now"),
     A.finished_at.is_(None),
 )
-_START = (
+_START = Prepared(
     update(MESSAGE)
     .where(M.id == bindparam("p_id"), M.lease_owner == bindparam("p_owner"))
     .values(
@@ -104,7 +120,7 @@ _START = (
         lease_until=bindparam("p_until"),
     )
 )
-_FINISH_ATTEMPT = (
+_FINISH_ATTEMPT = Prepared(
     update(ATTEMPT)
     .where(A.id == bindparam("p_id"))
     .values(
@@ -115,7 +131,7 @@ _FINISH_ATTEMPT = (
         parts=bindparam("p_parts"),
     )
 )
-_FINISH = (
+_FINISH = Prepared(
     update(MESSAGE)
     .where(M.id == bindparam("p_id"), M.lease_owner == bindparam("p_owner"))
     .values(
@@ -133,7 +149,7 @@ _FINISH = (
         destination="",
     )
 )
-_REQUEUE = (
+_REQUEUE = Prepared(
     update(MESSAGE)
     .where(M.id == bindparam("p_id"), M.lease_owner == bindparam("p_owner"))
     .values(
@@ -147,7 +163,7 @@ _REQUEUE = (
         lease_until=None,
     )
 )
-_CLOSE_CHALLENGE = (
+_CLOSE_CHALLENGE = Prepared(
     update(CHALLENGE).where(CHALLENGE.c.id == bindparam("p_id")).values(answered=True)
 )
 
@@ -162,7 +178,7 @@ def stored_latency(latency_ms: float) -> float:
 
 
 def admit(tx: Session, row: dict[str, Any]) -> int:
-    return int(tx.connection().execute(_INSERT_MESSAGE, row).scalar_one())
+    return int(_INSERT_MESSAGE(tx, row).scalar_one())
 
 
 def start_attempt(
@@ -186,21 +202,17 @@ def start_attempt(
         begun = tx.connection().execute(_BEGUN, {"p_id": message_id, "p_node": owner, "p_now": now})
         if (attempt_id := begun.scalar()) is not None:
             return int(attempt_id)
-    moved = (
-        tx.connection()
-        .execute(
-            _START,
-            {
-                "p_id": message_id,
-                "p_owner": owner,
-                "p_gateway": gateway,
-                "p_hop": hop,
-                "p_hop_tries": hop_tries,
-                "p_until": lease_until,
-            },
-        )
-        .rowcount
-    )
+    moved = _START(
+        tx,
+        {
+            "p_id": message_id,
+            "p_owner": owner,
+            "p_gateway": gateway,
+            "p_hop": hop,
+            "p_hop_tries": hop_tries,
+            "p_until": lease_until,
+        },
+    ).rowcount
     if not moved:
         return None
     return insert_attempt(tx, message_id=message_id, gateway=gateway, node=owner, now=now)
@@ -218,7 +230,7 @@ def insert_attempt(tx: Session, *, message_id: int, gateway: str, node: str, now
         "provider_ids": "",
         "parts": 0,
     }
-    return int(tx.connection().execute(_INSERT_ATTEMPT, row).scalar_one())
+    return int(_INSERT_ATTEMPT(tx, row).scalar_one())
 
 
 def finish_attempt(
@@ -231,8 +243,8 @@ def finish_attempt(
     provider_ids: str = "",
     parts: int = 0,
 ) -> None:
-    tx.connection().execute(
-        _FINISH_ATTEMPT,
+    _FINISH_ATTEMPT(
+        tx,
         {
             "p_id": attempt_id,
             "p_now": now,
@@ -261,26 +273,22 @@ def finish(
     """Move the message to its final state and wipe what it carried; a challenge that got no
     SMS is closed. `report_due`: when a sent message whose gateway reports turns `unknown`
     without a final report. False if this process no longer holds the message."""
-    moved = (
-        tx.connection()
-        .execute(
-            _FINISH,
-            {
-                "p_id": message_id,
-                "p_owner": owner,
-                "p_status": status,
-                "p_now": now,
-                "p_error": stored_error(error),
-                "p_ids": provider_ids,
-                "p_parts": parts,
-                "p_latency": stored_latency(latency_ms),
-                "p_report_due": report_due,
-            },
-        )
-        .rowcount
-    )
+    moved = _FINISH(
+        tx,
+        {
+            "p_id": message_id,
+            "p_owner": owner,
+            "p_status": status,
+            "p_now": now,
+            "p_error": stored_error(error),
+            "p_ids": provider_ids,
+            "p_parts": parts,
+            "p_latency": stored_latency(latency_ms),
+            "p_report_due": report_due,
+        },
+    ).rowcount
     if moved and status != "sent" and challenge_id is not None:
-        tx.connection().execute(_CLOSE_CHALLENGE, {"p_id": challenge_id})
+        _CLOSE_CHALLENGE(tx, {"p_id": challenge_id})
     return bool(moved)
 
 
@@ -289,7 +297,7 @@ def drop_attempt(tx: Session, attempt_id: int) -> None:
 
 
 def close_challenge(tx: Session, challenge_id: int) -> None:
-    tx.connection().execute(_CLOSE_CHALLENGE, {"p_id": challenge_id})
+    _CLOSE_CHALLENGE(tx, {"p_id": challenge_id})
 
 
 def requeue(
@@ -303,22 +311,16 @@ def requeue(
     due: datetime,
     error: str,
 ) -> bool:
-    return bool(
-        tx.connection()
-        .execute(
-            _REQUEUE,
-            {
-                "p_id": message_id,
-                "p_owner": owner,
-                "p_gateway": gateway,
-                "p_hop": hop,
-                "p_hop_tries": hop_tries,
-                "p_due": due,
-                "p_error": error[:1000],
-            },
-        )
-        .rowcount
-    )
+    parameters = {
+        "p_id": message_id,
+        "p_owner": owner,
+        "p_gateway": gateway,
+        "p_hop": hop,
+        "p_hop_tries": hop_tries,
+        "p_due": due,
+        "p_error": error[:1000],
+    }
+    return bool(_REQUEUE(tx, parameters).rowcount)
 
 
 def notify(tx: Session) -> None:

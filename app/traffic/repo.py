@@ -2,7 +2,8 @@
 
 The hot path is `count`: one INSERT ... ON CONFLICT DO UPDATE ... RETURNING that moves
 every counter a challenge touches, whatever the number of rules. Statements are built
-once per row count and dialect, so a call only binds parameters.
+once per row count and compiled once per dialect, and run on the driver's cursor
+(app/db/prepared.py), so a call only binds parameters.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, TextClause, bindparam, delete, select, text, update
+from sqlalchemy import Connection, bindparam, delete, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from app.db.prepared import Prepared
 from app.db.tables import (
     GatewayLimit,
     TrafficCounter,
@@ -70,7 +72,7 @@ _OVER = "traffic_counter.expires_at <= excluded.started_at"  # the last window h
 
 
 @lru_cache(maxsize=64)
-def _count_statement(rows: int) -> TextClause:
+def _count_statement(rows: int) -> Prepared:
     values = ", ".join(
         f"(:rule{i}, :subject{i}, :now, :expires{i}, 1, 0, :ref{i}, 0)" for i in range(rows)
     )
@@ -86,11 +88,13 @@ def _count_statement(rows: int) -> TextClause:
         for column, (new, old) in restart.items()
     )
     # Only constants and the row count go into the text; every value is a bound parameter.
-    return text(
-        "INSERT INTO traffic_counter"  # noqa: S608
-        " (rule, subject, started_at, expires_at, hits, answered, ref, strikes)"
-        f" VALUES {values} ON CONFLICT (rule, subject) DO UPDATE SET {updates}"
-        " RETURNING rule, subject, hits, answered, ref, started_at, blocked_until, strikes"
+    return Prepared(
+        text(
+            "INSERT INTO traffic_counter"  # noqa: S608
+            " (rule, subject, started_at, expires_at, hits, answered, ref, strikes)"
+            f" VALUES {values} ON CONFLICT (rule, subject) DO UPDATE SET {updates}"
+            " RETURNING rule, subject, hits, answered, ref, started_at, blocked_until, strikes"
+        )
     )
 
 
@@ -104,18 +108,20 @@ def count(tx: Connection, bumps: Sequence[Bump], now: float) -> dict[tuple[str, 
         parameters[f"subject{i}"] = bump.subject
         parameters[f"expires{i}"] = bump.expires_at
         parameters[f"ref{i}"] = bump.ref
-    rows = tx.execute(_count_statement(len(bumps)), parameters)
+    rows = _count_statement(len(bumps))(tx, parameters)
     return {(row[0], row[1]): Count(*row) for row in rows}
 
 
 @lru_cache(maxsize=16)
-def _answered_statement(keys: int) -> TextClause:
+def _answered_statement(keys: int) -> Prepared:
     # One OR of (rule AND subject) per key, not a row-value IN: SQLite scans the whole
     # table for `(rule, subject) IN (VALUES ...)` but searches the primary key for this.
     matches = " OR ".join(f"(rule = :rule{i} AND subject = :subject{i})" for i in range(keys))
-    return text(
-        "UPDATE traffic_counter SET answered = answered + 1"  # noqa: S608
-        f" WHERE ({matches}) AND expires_at > :now"
+    return Prepared(
+        text(
+            "UPDATE traffic_counter SET answered = answered + 1"  # noqa: S608
+            f" WHERE ({matches}) AND expires_at > :now"
+        )
     )
 
 
@@ -124,7 +130,7 @@ def count_answer(tx: Connection, keys: list[tuple[str, str]], now: float) -> Non
     for i, (rule, subject) in enumerate(keys):
         parameters[f"rule{i}"] = rule
         parameters[f"subject{i}"] = subject
-    tx.execute(_answered_statement(len(keys)), parameters)
+    _answered_statement(len(keys))(tx, parameters)
 
 
 _BLOCK = (

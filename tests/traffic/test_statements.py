@@ -20,7 +20,7 @@ def _plan(sql: str, parameters: dict[str, object]) -> list[str]:
 
 @pytest.mark.parametrize("keys", [1, 2, 3])
 def test_an_answer_counts_by_primary_key(keys: int) -> None:
-    statement = repo._answered_statement(keys)
+    statement = repo._answered_statement(keys).statement
     parameters: dict[str, object] = {"now": 0.0}
     for i in range(keys):
         parameters |= {f"rule{i}": "conversion", f"subject{i}": f"+49170{i}"}
