@@ -152,6 +152,7 @@ def _sqlite_engine(url: str, begin: str, *, pool_size: int) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql(begin)
+        # On the driver: SQLAlchemy's execution path would double what a BEGIN costs.
+        connection.connection.driver_connection.execute(begin)
 
     return engine
