@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from app.db import login_repo
 from app.db.login_repo import LoginToken, OpenChallenge
+from app.db.prepared import savepoint
 from app.db.tables import utcnow
 from app.delivery import config as delivery_config
 from app.delivery import intake
@@ -416,7 +417,7 @@ async def _challenge_one(
         try:
             # A savepoint, as the transaction is shared with other logins' writes: a
             # refusal takes back its own counts and nothing else.
-            with tx.begin_nested():
+            with savepoint(tx):
                 hits = plan.admit(tx)
         except guard.Refused as refused:
             return refused
