@@ -50,7 +50,16 @@ def serve(
         from app import workers as worker_processes
 
         raise typer.Exit(worker_processes.serve(host, port, workers, logging))
-    uvicorn.run("app.asgi:app", host=host, port=port, log_config=logging, proxy_headers=False)
+    from app.workers import KEEP_ALIVE_SECONDS
+
+    uvicorn.run(
+        "app.asgi:app",
+        host=host,
+        port=port,
+        log_config=logging,
+        proxy_headers=False,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+    )
 
 
 @db_cli.command("upgrade")

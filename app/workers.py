@@ -99,6 +99,13 @@ def _exit_with_parent(parent: int) -> None:
         os._exit(0)
 
 
+# Idle keep-alive connections stay open this long, with one worker or several (gunicorn's
+# default is 2 s, uvicorn's 5 s, a pooled client's expiry often 5 s too): an authentication
+# service keeps its connections, and a client reusing one just as the server closes it
+# gets a read error instead of an answer.
+KEEP_ALIVE_SECONDS = 75
+
+
 def serve(host: str, port: int, workers: int, log_config: dict[str, Any]) -> int:
     """Run `workers` worker processes until a signal stops them; the exit status."""
     # The preparation runs in a process of its own, so this one starts no thread: gunicorn
@@ -120,10 +127,7 @@ def serve(host: str, port: int, workers: int, log_config: dict[str, Any]) -> int
         "control_socket_disable": True,  # one per user otherwise, shared by every instance
         "backlog": 2048,
         "logconfig_dict": log_config,
-        # Idle keep-alive connections stay open this long (gunicorn's default is 2 s): an
-        # authentication service keeps its connections, and a client reusing one that the
-        # worker is closing at that moment gets a read error instead of an answer.
-        "keepalive": 75,
+        "keepalive": KEEP_ALIVE_SECONDS,
         "graceful_timeout": 30,
         "timeout": 60,
     }
