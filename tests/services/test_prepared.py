@@ -11,7 +11,7 @@ from sqlalchemy import Connection, Engine, bindparam, event, insert, select, upd
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.db.prepared import Prepared
+from app.db.prepared import Prepared, savepoint
 from app.db.tables import Challenge, ConfigEntry, table
 from app.runtime import Runtime
 
@@ -133,3 +133,21 @@ async def test_statement_listeners_see_prepared_statements(runtime: Runtime) -> 
     finally:
         event.remove(Engine, "before_cursor_execute", listen)
     assert [s for s in seen if s.startswith("INSERT INTO challenge")]
+
+
+async def test_a_savepoint_undoes_its_block_and_keeps_the_rest(runtime: Runtime) -> None:
+    def two_writes(tx: Session) -> None:
+        ADD(tx, a_challenge("PREP8", counter=1))
+        with pytest.raises(RuntimeError), savepoint(tx):
+            ADD(tx, a_challenge("PREP8", counter=2))
+            raise RuntimeError("refused")
+        with savepoint(tx):
+            ADD(tx, a_challenge("PREP8", counter=3))
+
+    await runtime.db.write(two_writes)
+
+    def counters(tx: Session) -> list[int]:
+        query = select(C.counter).where(C.serial == "PREP8").order_by(C.counter)
+        return list(tx.execute(query).scalars())
+
+    assert await runtime.db.read(counters) == [1, 3]
