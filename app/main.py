@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -12,7 +11,7 @@ from dataclasses import replace
 
 from fastapi import FastAPI
 
-from app import __version__
+from app import __version__, stopping
 from app.api import (
     admin,
     apikey,
@@ -169,9 +168,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             for task in (purger, listening):
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                await stopping.stop(task)
             await close(runtime)
 
     app = FastAPI(

@@ -11,13 +11,13 @@ of raising it, so it does not cost the others a second run.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
+from app import stopping
 from app.db.engine import Database
 
 log = logging.getLogger("smsgw.delivery")
@@ -72,8 +72,5 @@ class GroupCommit:
                     done.set_result(result)
 
     async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stopping.stop(self._task)
+        self._task = None

@@ -11,7 +11,6 @@ stopped renewing for OWNER_STALE seconds has none: its messages fail over.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import tempfile
@@ -25,6 +24,7 @@ from sqlalchemy import insert, make_url, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
+from app import stopping
 from app.db.engine import Database
 from app.db.tables import Gateway, GatewayOption, ModemOwner, table, utcnow
 from app.delivery.locks import AdvisoryLocks, DeviceLocks, FileLocks
@@ -113,10 +113,7 @@ class Ownership:
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stopping.stop(self._task)
         await self.locks.close()
         self._owned.clear()
 

@@ -72,13 +72,16 @@ def next_step(
     if isinstance(error, Throttled):
         # Held back, not refused: waiting is the remedy, so the gateway's "slow down" costs
         # no retry. The wait it named, else the backoff: "retry now" is not hammered. Our own
-        # gateway limits (code OWN_LIMIT) still count their waits: a busy process that wakes
-        # past its slot gives the slot up, so under load the retries are what bounds them.
+        # gateway limits (code OWN_LIMIT) count their waits while another gateway of the
+        # route could take the message (a busy process that wakes past its slot gives the
+        # slot up, and the retries bound how long it keeps trying before it spills over);
+        # on the route's last gateway the deadline alone bounds the waits, so a message
+        # that could still go out in time is not failed because its process was slow.
         named = error.retry_after
         wait = named if named is not None and named > 0 else backoff(config, hop_tries)
-        own = error.code == OWN_LIMIT
-        if wait < remaining and (tries_left or not own):
-            return Step("retry", hop, wait, spends_try=own)
+        counted = error.code == OWN_LIMIT and nxt is not None
+        if wait < remaining and (tries_left or not counted):
+            return Step("retry", hop, wait, spends_try=counted)
         return failover_or(fail)
     if isinstance(error, TemporaryFailure):
         return same if tries_left else failover_or(fail)

@@ -19,6 +19,7 @@ from sqlalchemy import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
+from app import stopping
 from app.db.tables import utcnow
 from app.delivery import config as delivery_config
 from app.delivery import engine, outbox_repo, policy
@@ -56,18 +57,12 @@ class Sender:
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stop claiming; let sends in flight finish (their leases would otherwise expire)."""
-        if self._loop_task is not None:
-            self._loop_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop_task
+        await stopping.stop(self._loop_task)
         if self._tasks:
             _, pending = await asyncio.wait(self._tasks, timeout=grace)
             for task in pending:
                 task.cancel()
-        if self._heartbeat_task is not None:
-            self._heartbeat_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._heartbeat_task
+        await stopping.stop(self._heartbeat_task)
         if self._listener is not None:
             with contextlib.suppress(Exception):
                 await self._listener.close()

@@ -9,7 +9,6 @@ given to one `record_together` call always share a transaction.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 from sqlalchemy import Insert, Table, insert
 from sqlalchemy.orm import Session
 
+from app import stopping
 from app.db.engine import Database
 
 log = logging.getLogger("smsgw.batch_writer")
@@ -94,7 +94,5 @@ class BatchWriter:
     async def aclose(self) -> None:
         if self._task is not None:
             await self._queue.join()
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stopping.stop(self._task)
             self._task = None

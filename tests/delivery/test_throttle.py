@@ -120,9 +120,17 @@ async def test_throttles_leave_the_retries_to_the_failures_after_them(admin_api,
     assert record["status"] == "sent" and http_sink.count == 0
 
 
-def test_the_services_own_gateway_limit_still_spends_its_retries():
+def test_the_services_own_gateway_limit_spends_retries_while_another_gateway_could_send():
     own = Throttled("gateway_limit", "rate limit 50/s: next slot in 1.2 s", retry_after=1.2)
     step = next_step(own, hops=2, hop=0, hop_tries=1, remaining=100, config=CONFIG)
     assert step.action == "retry" and step.spends_try
     used_up = next_step(own, hops=2, hop=0, hop_tries=3, remaining=100, config=CONFIG)
     assert used_up.action == "failover"
+
+
+def test_on_the_last_gateway_the_services_own_limit_waits_until_the_deadline():
+    own = Throttled("gateway_limit", "rate limit 50/s: next slot in 1.2 s", retry_after=1.2)
+    step = next_step(own, hops=2, hop=1, hop_tries=30, remaining=100, config=CONFIG)
+    assert step.action == "retry" and not step.spends_try and step.delay == 1.2
+    too_late = next_step(own, hops=1, hop=0, hop_tries=30, remaining=1.0, config=CONFIG)
+    assert too_late.action == "fail"
