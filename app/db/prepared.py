@@ -81,10 +81,11 @@ class Prepared:
     ) -> Rows:
         connection = tx.connection() if isinstance(tx, Session) else tx
         dialect = connection.dialect
+        kind = f"{dialect.name}+{dialect.driver}"
         try:
-            compiled = self._by_dialect[dialect.name]
+            compiled = self._by_dialect[kind]
         except KeyError:
-            compiled = self._by_dialect[dialect.name] = self._compile(dialect)
+            compiled = self._by_dialect[kind] = self._compile(dialect)
         given = parameters or {}
         if self._key_set is not None and self._key_set != given.keys():
             # A value the VALUES clause has no place for would be dropped without a word.
