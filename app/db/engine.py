@@ -2,8 +2,9 @@
 `work(tx)` in one transaction on a SQLAlchemy `Session` and returns what it returns;
 it commits if `work` returns and rolls back if it raises, so a failure writes nothing.
 
-`work` is a plain function: repositories run ORM queries on `tx`, or prebuilt Core
-statements on `tx.connection()` where every request counts (app/db/login_repo.py).
+`work` is a plain function: repositories run ORM queries on `tx`, Core statements on
+`tx.connection()`, or, where every request counts, prebuilt statements on the driver's
+cursor of that same connection (app/db/prepared.py, used by app/db/login_repo.py).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""The outbox's SQL, Core statements on the transaction's connection: admitting,
-claiming, attempts, final states.
+"""The outbox's SQL, Core statements on the transaction's connection (those of every send
+prepared on the driver's cursor): admitting, claiming, attempts, final states.
 
 Every change of a message's state is a conditional UPDATE: a claim only takes a row that is
 still queued, and a process only moves a message it holds the lease of, so a stale wake-up
