@@ -14,11 +14,12 @@ class DriverError(Exception):
     """What a database driver may turn a cancellation into."""
 
 
-async def a_retrying_loop(statements: list[int]) -> None:
+async def a_retrying_loop(statements: list[int], started: asyncio.Event) -> None:
     while True:
         try:
             try:
                 statements.append(1)
+                started.set()
                 await asyncio.Event().wait()  # a statement that never ends on its own
             except asyncio.CancelledError as cancelled:
                 raise DriverError("the statement was interrupted") from cancelled
@@ -28,8 +29,9 @@ async def a_retrying_loop(statements: list[int]) -> None:
 
 async def test_a_loop_that_retries_past_a_cancellation_is_still_stopped() -> None:
     statements: list[int] = []
-    task = asyncio.create_task(a_retrying_loop(statements))
-    await asyncio.sleep(0)  # let it start its first statement
+    started = asyncio.Event()
+    task = asyncio.create_task(a_retrying_loop(statements, started))
+    await started.wait()
     await stopping.stop(task)
     assert task.cancelled()
     assert statements == [1]  # the first cancellation was taken for the statement's error
@@ -38,9 +40,10 @@ async def test_a_loop_that_retries_past_a_cancellation_is_still_stopped() -> Non
 async def test_a_task_that_never_ends_is_given_up_on_with_an_error(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    released = asyncio.Event()
+    released, waiting = asyncio.Event(), asyncio.Event()
 
     async def stubborn() -> None:
+        waiting.set()
         while not released.is_set():
             try:
                 await released.wait()
@@ -49,7 +52,7 @@ async def test_a_task_that_never_ends_is_given_up_on_with_an_error(
 
     monkeypatch.setattr(stopping, "_PATIENCE", 0.0)
     task = asyncio.create_task(stubborn())
-    await asyncio.sleep(0)
+    await waiting.wait()
     await stopping.stop(task)
     assert not task.done()
     assert "did not stop" in caplog.text
