@@ -40,7 +40,10 @@ def _holder(pids: list[int], port: int, client_port: int) -> int | None:
     for pid in pids:
         inodes = set()
         for fd in Path(f"/proc/{pid}/fd").iterdir():
-            target = os.readlink(fd) if fd.is_symlink() else ""
+            try:
+                target = os.readlink(fd)
+            except OSError:  # closed by the worker since the listing: not our connection
+                continue
             if target.startswith("socket:["):
                 inodes.add(target[8:-1])
         for line in Path(f"/proc/{pid}/net/tcp").read_text().splitlines()[1:]:
