@@ -226,7 +226,9 @@ async def test_a_message_left_sending_by_a_dead_process_is_recorded_unknown_and_
         ("second", "accepted"),
     ]
     assert [r.path for r in http_sink.requests] == ["/second"]
-    attempts = await runtime.db.read(lambda tx: tx.execute(select(DeliveryAttempt)).scalars().all())
+    # In the order they were begun: PostgreSQL returns an updated row wherever it now lies.
+    by_start = select(DeliveryAttempt).order_by(DeliveryAttempt.id)
+    attempts = await runtime.db.read(lambda tx: tx.execute(by_start).scalars().all())
     assert "lease expired" in attempts[0].error
 
 
