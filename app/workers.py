@@ -114,9 +114,7 @@ def serve(host: str, port: int, workers: int, log_config: dict[str, Any]) -> int
     preparation = [sys.executable, "-c", "from app.workers import prepare; prepare()"]
     if subprocess.run(preparation, check=False).returncode:  # noqa: S603  (a fixed command)
         return 1
-    usable = os.sched_getaffinity(0)
-    # Forked workers inherit the environment: one hashing thread per core in all.
-    os.environ.setdefault("SMSGW_HASH_THREADS", str(max(1, len(usable) // workers)))
+    share_hashing_threads(workers)
     options: dict[str, Any] = {
         "bind": [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"],
         "workers": workers,
@@ -134,6 +132,15 @@ def serve(host: str, port: int, workers: int, log_config: dict[str, Any]) -> int
     options |= _hooks(workers, get_settings().pin_workers)
     _Server(options).run()  # exits the process itself on SIGTERM
     return 0
+
+
+def share_hashing_threads(workers: int) -> None:
+    """One hashing thread per core in all: cores ÷ workers in each worker, unless set."""
+    usable = os.sched_getaffinity(0)
+    # Forked workers inherit the environment, and the app they run is built from the
+    # settings: read them again, as `serve` read them before the count was set.
+    os.environ.setdefault("SMSGW_HASH_THREADS", str(max(1, len(usable) // workers)))
+    get_settings.cache_clear()
 
 
 def prepare() -> None:

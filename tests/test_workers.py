@@ -16,7 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.workers import share_of_cores
+from app.settings import get_settings
+from app.workers import share_hashing_threads, share_of_cores
 from tests.waiting import eventually_sync
 
 PORT_HEX_WIDTH = 4
@@ -195,3 +196,17 @@ def test_the_access_log_names_the_path_without_its_query_string(two_workers_logg
 )
 def test_cores_are_dealt_out_to_the_workers(workers, cores, shares):
     assert [share_of_cores(n, workers, cores) for n in range(workers)] == shares
+
+
+def test_the_workers_share_the_hashing_threads_out_even_when_the_settings_were_read(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    # `serve` reads the settings (host, port, logging) before it knows the worker count.
+    monkeypatch.delenv("SMSGW_HASH_THREADS", raising=False)
+    get_settings.cache_clear()
+    assert get_settings().hash_threads is None
+    try:
+        share_hashing_threads(workers=len(os.sched_getaffinity(0)))
+        assert get_settings().hash_threads == 1
+    finally:
+        get_settings.cache_clear()
