@@ -37,6 +37,16 @@ def set_password(tx: Session, name: str, password_hash: str) -> int:
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
+def rehash(tx: Session, name: str, old: str, new: str) -> None:
+    """The same password under today's hash parameters: no token is revoked, and a password
+    changed meanwhile is kept."""
+    tx.execute(
+        update(Admin)
+        .where(col(Admin.name) == name, col(Admin.password_hash) == old)
+        .values(password_hash=new)
+    )
+
+
 def generation_of(tx: Session, name: str) -> int | None:
     """The admin's token generation, None if there is no such admin."""
     c = table(Admin).c

@@ -276,6 +276,11 @@ def add_challenge(
     return int(_ADD_CHALLENGE(tx, row).scalar_one())
 
 
+def rehash_pin(tx: Session, serial: str, old: str, new: str) -> None:
+    """The same PIN under today's hash parameters, unless it was changed meanwhile."""
+    tx.execute(update(TOKEN).where(T.serial == serial, T.pin_hash == old).values(pin_hash=new))
+
+
 def drop_challenge(tx: Session, challenge_id: int) -> None:
     _DROP_CHALLENGE(tx, {"challenge_id": challenge_id})
 

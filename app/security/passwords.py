@@ -61,6 +61,16 @@ def verify_sync(hashed: str, password: str) -> bool:
         return False
 
 
+def needs_rehash(hashed: str) -> bool:
+    """Whether a stored hash was made with other parameters than today's. Rehashed at the
+    next right password: a stored hash that costs more or less than the dummy hash of an
+    unknown user would tell, by its timing, that the user exists."""
+    try:
+        return _hasher.check_needs_rehash(hashed)
+    except InvalidHashError:
+        return False
+
+
 def use_threads(count: int) -> None:
     """How many threads hash in this process (before the first hash)."""
     global _thread_count
@@ -108,9 +118,9 @@ def _hashing_threads(lane: Lane = "pin") -> ThreadPoolExecutor:
     return _threads[lane]
 
 
-async def hash_password(password: str) -> str:
+async def hash_password(password: str, lane: Lane = "admin") -> str:
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(_hashing_threads("admin"), hash_sync, password)
+    return await loop.run_in_executor(_hashing_threads(lane), hash_sync, password)
 
 
 async def verify_password(hashed: str, password: str, lane: Lane = "pin") -> bool:

@@ -12,7 +12,13 @@ from app.db.tables import Admin, LoginFailure, utcnow
 from app.errors import BadCredentials, LockedOut, NotFound, ParameterError
 from app.runtime import Runtime
 from app.security.caller import Caller
-from app.security.passwords import DUMMY_HASH, admission, hash_password, verify_password
+from app.security.passwords import (
+    DUMMY_HASH,
+    admission,
+    hash_password,
+    needs_rehash,
+    verify_password,
+)
 from app.services import audit
 from app.services.audit import audited_write
 
@@ -45,10 +51,15 @@ async def login(rt: Runtime, username: str, password: str, ip: str) -> str:
         # Unknown users cost the same hash as known ones: timing tells nothing.
         hashed = admin.password_hash if admin else DUMMY_HASH
         valid = await verify_password(hashed, password, lane="admin")
+        rehashed = None
+        if valid and admin is not None and needs_rehash(admin.password_hash):
+            rehashed = await hash_password(password)
 
     def settle(tx: Session) -> bool:
         if valid and admin is not None:
             admin_repo.clear_failures(tx, username)
+            if rehashed is not None:
+                admin_repo.rehash(tx, username, admin.password_hash, rehashed)
             audit_repo.add(tx, audit.entry(action="auth", actor=username, client_ip=ip))
             return True
         audit_repo.add(

@@ -29,7 +29,13 @@ from app.observability.logins import observe_login
 from app.runtime import Runtime
 from app.schemas.validate import ChallengeInfo, CheckDetail, CheckIn, TriggerIn
 from app.security import hotp
-from app.security.passwords import DUMMY_HASH, admission, verify_password
+from app.security.passwords import (
+    DUMMY_HASH,
+    admission,
+    hash_password,
+    needs_rehash,
+    verify_password,
+)
 from app.services import audit, system_config
 from app.traffic import guard
 
@@ -87,11 +93,17 @@ def _cleared_before(rt: Runtime, now: datetime) -> datetime:
 _NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-async def _pin_matches(token: LoginToken, pin: str) -> bool:
+async def _pin_matches(rt: Runtime, token: LoginToken, pin: str) -> bool:
     if not token.pin_hash:
         await verify_password(DUMMY_HASH, pin)  # no PIN costs what a PIN costs
         return pin == ""
-    return await verify_password(token.pin_hash, pin)
+    right = await verify_password(token.pin_hash, pin)
+    if right and needs_rehash(token.pin_hash):
+        rehashed = await hash_password(pin, lane="pin")
+        await rt.db.write(
+            lambda tx: login_repo.rehash_pin(tx, token.serial, token.pin_hash, rehashed)
+        )
+    return right
 
 
 async def _spend_a_wrong_pin(password: str, otplen: int = DEFAULT_OTPLEN) -> None:
@@ -295,12 +307,12 @@ async def _check_pin(rt: Runtime, subject: _Subject, form: CheckIn) -> _Guess:
         attempts = ["pin+otp", "pin"] if open_by_serial.get(token.serial) else ["pin", "pin+otp"]
         for attempt in attempts:
             if attempt == "pin":
-                if await _pin_matches(token, password):
+                if await _pin_matches(rt, token, password):
                     guess.pin_only.append(token)
                     break
                 continue
             pin, otp = password[: -token.otplen], password[-token.otplen :]
-            if len(password) < token.otplen or not await _pin_matches(token, pin):
+            if len(password) < token.otplen or not await _pin_matches(rt, token, pin):
                 continue
             for challenge in open_by_serial.get(token.serial, []):
                 if _otp_right(rt, token, challenge, otp):
