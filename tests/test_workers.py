@@ -209,4 +209,6 @@ def test_the_workers_share_the_hashing_threads_out_even_when_the_settings_were_r
         share_hashing_threads(workers=len(os.sched_getaffinity(0)))
         assert get_settings().hash_threads == 1
     finally:
+        # monkeypatch restores a variable it removed, not one this test's call added.
+        os.environ.pop("SMSGW_HASH_THREADS", None)
         get_settings.cache_clear()

@@ -3,7 +3,7 @@
 The parameters are one of OWASP's settings of equal strength for argon2id (m=9 MiB, t=4,
 p=1), the one that loses least to the rest of the service here: the 19 MiB of its
 minimum-memory sibling (m=19 MiB, t=2) outgrow a core's 4 MiB cache, so beside the event
-loops and the database threads each verification took 10 % longer than alone; with 9 MiB
+loops and the database threads each verification took 7-10 % longer than alone; with 9 MiB
 it takes what it takes alone. The settings trade memory for passes, so an attacker's cost
 stays; a stored hash keeps the parameters it was made with and still verifies.
 
